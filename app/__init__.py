@@ -1,0 +1,118 @@
+"""The Homeroom application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, request, session
+from flask_login import current_user
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import Config, config_from_env
+
+
+def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
+    config_class = config_class or config_from_env()
+    config_class.validate()
+    app = Flask(
+        __name__,
+        instance_path=str(__import__("config").INSTANCE_DIR),
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    app.config.from_object(config_class)
+    app.config.update(overrides)
+    proxies = int(app.config.get("PROXY_FIX_X_FOR", 0) or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_namespaces(app)
+    register_cli(app)
+    register_errorhandlers(app)
+    return app
+
+
+def _select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    if getattr(current_user, "is_authenticated", False) and current_user.preferred_language in languages:
+        return current_user.preferred_language
+    return request.accept_languages.best_match(languages) or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def register_extensions(app: Flask) -> None:
+    from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate, socketio
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(__import__("config").BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_ENABLED", True)
+    limiter.init_app(app)
+    mail.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        from app.auth.services import load_session
+        from app.db_types import utcnow
+
+        return load_session(
+            token,
+            now=utcnow(),
+            idle_timeout=app.config["SESSION_IDLE_TIMEOUT"],
+            absolute_lifetime=app.config["SESSION_ABSOLUTE_LIFETIME"],
+        )
+
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config["REDIS_URL"] or None,
+        cors_allowed_origins=app.config["SOCKETIO_ALLOWED_ORIGINS"],
+        manage_session=False,  # sockets read the Flask session; they never write it
+        max_http_buffer_size=64 * 1024,
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.audit.views import bp as audit_bp
+    from app.auth import bp as auth_bp
+    from app.core import bp as core_bp
+    from app.districts.views import bp as districts_bp
+    from app.notifications.views import bp as notifications_bp
+    from app.permissions import TemplateRules
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(districts_bp)
+    app.register_blueprint(audit_bp)
+    if app.config["DEV_OUTBOX_PAGE"]:
+        app.register_blueprint(notifications_bp)
+    app.jinja_env.globals["can"] = TemplateRules()
+
+
+def register_namespaces(app: Flask) -> None:
+    """Socket.IO namespaces are added here as the live-session and games domains arrive."""
+
+
+def register_cli(app: Flask) -> None:
+    from app.districts.cli import register as register_district_cli
+
+    register_district_cli(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.web import register_errorhandlers as handlers, register_security_headers
+
+    register_security_headers(app)
+    handlers(app)
+    # Import every model so metadata is complete for migrations and create_all().
+    import app.models  # noqa: F401

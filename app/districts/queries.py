@@ -1,0 +1,151 @@
+"""Read-only queries for district pages. Each page's query count is fixed, whatever the size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from app.auth.models import User
+from app.db_types import utcnow
+from app.districts.models import CaseloadAssignment, GuardianLink, School, Student
+from app.extensions import db
+
+
+def _open_on(day: date):
+    return (CaseloadAssignment.starts_on <= day) & (
+        CaseloadAssignment.ends_on.is_(None) | (CaseloadAssignment.ends_on >= day)
+    )
+
+
+def current_caseload(therapist: User, day: date | None = None) -> list[Student]:
+    day = day or utcnow().date()
+    return list(
+        db.session.scalars(
+            select(Student)
+            .join(CaseloadAssignment, CaseloadAssignment.student_id == Student.id)
+            .where(CaseloadAssignment.therapist_id == therapist.id, _open_on(day))
+            .options(joinedload(Student.school))
+            .order_by(Student.last_name, Student.first_name)
+        ).unique()
+    )
+
+
+def guardian_children(guardian: User) -> list[GuardianLink]:
+    return list(
+        db.session.scalars(
+            select(GuardianLink)
+            .where(GuardianLink.guardian_id == guardian.id)
+            .options(joinedload(GuardianLink.student).joinedload(Student.school))
+            .order_by(GuardianLink.id)
+        )
+    )
+
+
+def visible_schools(actor: User) -> list[School]:
+    query = select(School).where(School.district_id == actor.district_id).order_by(School.name)
+    if actor.role == "school_admin":
+        query = query.where(School.id == actor.school_id)
+    elif actor.role != "district_admin":
+        return []
+    return list(db.session.scalars(query))
+
+
+@dataclass
+class AdminOverview:
+    schools: list[School]
+    students_by_school: dict[int, int]
+    staff_by_role: dict[str, int]
+    unassigned_students: int
+
+
+def admin_overview(actor: User) -> AdminOverview:
+    schools = visible_schools(actor)
+    school_ids = [s.id for s in schools]
+    today = utcnow().date()
+    students_by_school = dict(
+        db.session.execute(
+            select(Student.school_id, func.count())
+            .where(Student.school_id.in_(school_ids), Student.active.is_(True))
+            .group_by(Student.school_id)
+        ).all()
+    )
+    staff_query = select(User.role, func.count()).where(
+        User.district_id == actor.district_id, User.active.is_(True), User.role != "guardian"
+    )
+    if actor.role == "school_admin":
+        staff_query = staff_query.where(User.id.in_(staff_in_school_ids(actor.school_id)))
+    staff_by_role = dict(db.session.execute(staff_query.group_by(User.role)).all())
+    assigned = select(CaseloadAssignment.student_id).where(_open_on(today))
+    unassigned = db.session.scalar(
+        select(func.count()).select_from(Student).where(
+            Student.school_id.in_(school_ids), Student.active.is_(True), Student.id.not_in(assigned)
+        )
+    )
+    return AdminOverview(schools, students_by_school, staff_by_role, unassigned or 0)
+
+
+def staff_in_school_ids(school_id: int):
+    """A subquery of staff ids who work at one school (its admins and the therapists serving it)."""
+    from app.districts.models import therapist_schools
+
+    return select(User.id).where(
+        or_(
+            User.school_id == school_id,
+            User.id.in_(select(therapist_schools.c.therapist_id).where(therapist_schools.c.school_id == school_id)),
+        )
+    )
+
+
+def staff_query(actor: User):
+    query = (
+        select(User)
+        .where(User.district_id == actor.district_id, User.role != "guardian")
+        .options(selectinload(User.schools), joinedload(User.school))
+        .order_by(User.name)
+    )
+    if actor.role == "school_admin":
+        query = query.where(User.id.in_(staff_in_school_ids(actor.school_id)))
+    return query
+
+
+def students_query(actor: User, *, school_id: int | None = None, search: str | None = None):
+    query = (
+        select(Student)
+        .where(Student.district_id == actor.district_id)
+        .options(joinedload(Student.school))
+        .order_by(Student.last_name, Student.first_name, Student.id)
+    )
+    if actor.role == "school_admin":
+        query = query.where(Student.school_id == actor.school_id)
+    if school_id:
+        query = query.where(Student.school_id == school_id)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(Student.first_name).like(pattern),
+                func.lower(Student.last_name).like(pattern),
+                func.lower(Student.preferred_name).like(pattern),
+            )
+        )
+    return query
+
+
+def student_record(student: Student) -> dict:
+    links = list(
+        db.session.scalars(
+            select(GuardianLink).where(GuardianLink.student_id == student.id).options(joinedload(GuardianLink.guardian))
+        )
+    )
+    assignments = list(
+        db.session.scalars(
+            select(CaseloadAssignment)
+            .where(CaseloadAssignment.student_id == student.id)
+            .options(joinedload(CaseloadAssignment.therapist))
+            .order_by(CaseloadAssignment.starts_on.desc(), CaseloadAssignment.id.desc())
+        )
+    )
+    return {"links": links, "assignments": assignments}

@@ -1,0 +1,11 @@
+"""Import every domain's models so SQLAlchemy metadata (and Alembic) sees all tables."""
+
+from app.audit.models import AuditEvent  # noqa: F401
+from app.auth.models import User, UserSession  # noqa: F401
+from app.districts.models import (  # noqa: F401
+    CaseloadAssignment,
+    District,
+    GuardianLink,
+    School,
+    Student,
+)

@@ -1,0 +1,222 @@
+"""Every access rule in Homeroom.
+
+Rules are plain functions `can_*(actor, obj, now) -> bool` (or `is_*(actor)` for rules about the
+actor alone). Views use `@requires(rule)` and `authorize(...)`, socket handlers use `socket_guard`,
+and templates call the same functions through the `can` object in the Jinja context, so the three
+cannot disagree. Deny by default: an actor of an unknown kind passes no rule.
+
+An *actor* is a signed-in `User`, Flask-Login's anonymous user, or (for live sessions) a
+one-room student grant.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import wraps
+from typing import Any, Callable
+
+from flask import abort, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import exists, select
+
+from app.db_types import utcnow
+from app.extensions import db
+
+# --- who is acting -------------------------------------------------------------------------
+
+
+def _role(actor: Any) -> str | None:
+    if actor is None or not getattr(actor, "is_authenticated", False):
+        return None
+    if not getattr(actor, "active", False):
+        return None
+    return getattr(actor, "role", None)
+
+
+def is_signed_in(actor) -> bool:
+    return _role(actor) is not None
+
+
+def is_staff(actor) -> bool:
+    return _role(actor) in ("district_admin", "school_admin", "therapist")
+
+
+def is_admin(actor) -> bool:
+    return _role(actor) in ("district_admin", "school_admin")
+
+
+def is_district_admin(actor) -> bool:
+    return _role(actor) == "district_admin"
+
+
+def is_therapist(actor) -> bool:
+    return _role(actor) == "therapist"
+
+
+def is_guardian(actor) -> bool:
+    return _role(actor) == "guardian"
+
+
+def _same_district(actor, obj) -> bool:
+    return obj is not None and getattr(actor, "district_id", None) == getattr(obj, "district_id", object())
+
+
+def _today(now: datetime | None) -> date:
+    return (now or utcnow()).date()
+
+
+# --- relationships the rules depend on ------------------------------------------------------
+
+
+def is_on_caseload(therapist, student, now: datetime | None = None) -> bool:
+    """True when `student` is on `therapist`'s caseload on the date of `now`."""
+    from app.districts.models import CaseloadAssignment
+
+    if therapist is None or student is None:
+        return False
+    today = _today(now)
+    return bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    CaseloadAssignment.therapist_id == therapist.id,
+                    CaseloadAssignment.student_id == student.id,
+                    CaseloadAssignment.starts_on <= today,
+                    (CaseloadAssignment.ends_on.is_(None)) | (CaseloadAssignment.ends_on >= today),
+                )
+            )
+        )
+    )
+
+
+def guardian_link(guardian, student):
+    """The GuardianLink between these two, or None."""
+    from app.districts.models import GuardianLink
+
+    if guardian is None or student is None:
+        return None
+    return db.session.scalar(
+        select(GuardianLink).where(
+            GuardianLink.guardian_id == guardian.id, GuardianLink.student_id == student.id
+        )
+    )
+
+
+def therapist_serves_school(therapist, school_id: int) -> bool:
+    return any(s.id == school_id for s in therapist.schools)
+
+
+# --- schools, staff, students ---------------------------------------------------------------
+
+
+def can_view_school(actor, school, now: datetime | None = None) -> bool:
+    if not _same_district(actor, school):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    if role == "school_admin":
+        return actor.school_id == school.id
+    if role == "therapist":
+        return therapist_serves_school(actor, school.id)
+    return False
+
+
+def can_view_staff_directory(actor) -> bool:
+    return is_admin(actor)
+
+
+def can_view_student(actor, student, now: datetime | None = None) -> bool:
+    """Minimum necessary: admins of the student's school or district, the therapists who
+    have the student on their caseload today, and guardians with an unrestricted link."""
+    if not _same_district(actor, student):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    if role == "school_admin":
+        return actor.school_id == student.school_id
+    if role == "therapist":
+        return is_on_caseload(actor, student, now)
+    if role == "guardian":
+        link = guardian_link(actor, student)
+        return link is not None and not link.restricted
+    return False
+
+
+def can_list_students(actor) -> bool:
+    return is_admin(actor)
+
+
+def can_view_audit_log(actor) -> bool:
+    return is_district_admin(actor)
+
+
+def can_manage_own_mfa(actor) -> bool:
+    return is_staff(actor)
+
+
+def can_use_dev_outbox(app_config) -> bool:
+    return bool(app_config.get("DEV_OUTBOX_PAGE"))
+
+
+# --- view helpers ---------------------------------------------------------------------------
+
+PUBLIC = "public"
+
+
+def requires(rule: Callable[[Any], bool]):
+    """Decorate a view: anonymous users go to the login page, others failing `rule` get 403.
+
+    The rule's name is kept on the view so the permission-matrix test can prove that every
+    route declares one.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not is_signed_in(current_user):
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if not rule(current_user):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.permission_rule = rule.__name__  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def public(view):
+    """Mark a view as reachable without signing in (login, password reset, join pages)."""
+    view.permission_rule = PUBLIC
+    return view
+
+
+def authorize(allowed: bool, *, not_found: bool = False) -> None:
+    """Abort unless `allowed`. Use not_found=True where a 403 would confirm the object exists."""
+    if not allowed:
+        abort(404 if not_found else 403)
+
+
+class TemplateRules:
+    """`can.view_student(student)` in Jinja: the same rules, bound to the current user."""
+
+    def __getattr__(self, name: str):
+        rule = globals().get(f"can_{name}") or globals().get(f"is_{name}")
+        if rule is None:
+            raise AttributeError(name)
+        return lambda *args, **kwargs: rule(current_user, *args, **kwargs)
+
+
+def can_deactivate_user(actor, user, now: datetime | None = None) -> bool:
+    """District admins manage all staff of their district; school admins the therapists
+    serving their school. Nobody deactivates themselves or a district admin from below."""
+    if not _same_district(actor, user) or user.id == actor.id or user.role == "guardian":
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    if role == "school_admin":
+        return user.role == "therapist" and therapist_serves_school(user, actor.school_id)
+    return False
