@@ -26,7 +26,7 @@ def send_email(to: str | list[str], subject: str, text: str, html: str | None = 
 
 def _outbox() -> mailbox.Maildir:
     path = Path(current_app.config["OUTBOX_DIR"])
-    path.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     return mailbox.Maildir(path, create=True)
 
 

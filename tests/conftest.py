@@ -1,0 +1,340 @@
+"""Fixtures: an app and a clean, migrated database per test, and factories for test data.
+
+The schema always comes from the Alembic migrations (never create_all), so tests run against
+exactly what production runs. SQLite: the migrated database is built once per run and copied
+per test. PostgreSQL (DATABASE_URL set): migrated once per run, tables truncated per test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from app.auth import services as auth_services
+from app.extensions import db
+from config import TestConfig, normalise_database_url
+
+PASSWORD = "correct horse battery staple"
+# Argon2 with tiny costs so a test run hashes in microseconds; production keeps RFC 9106 defaults.
+auth_services._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+auth_services._DUMMY_HASH = auth_services._hasher.hash("dummy-password")
+PASSWORD_HASH = auth_services._hasher.hash(PASSWORD)
+
+IN_CI = bool(os.environ.get("CI"))
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def need_service(name: str, available: bool) -> None:
+    """Skip with a reason when a service is absent; in CI, absence is a failure."""
+    if available:
+        return
+    reason = f"{name} is not configured (set {'DATABASE_URL' if name == 'PostgreSQL' else 'REDIS_URL'})"
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must run this test")
+    pytest.skip(reason)
+
+
+def _migrate(uri: str, outbox: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=uri, OUTBOX_DIR=str(outbox))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """A migrated database for the run: a SQLite file to copy, or the PostgreSQL URL."""
+    outbox = tmp_path_factory.mktemp("migrate-outbox")
+    if DATABASE_URL.startswith(("postgres", "postgresql")):
+        url = normalise_database_url(DATABASE_URL)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        _migrate(url, outbox)
+        return {"kind": "postgresql", "url": url}
+    path = tmp_path_factory.mktemp("db-template") / "template.sqlite3"
+    _migrate(f"sqlite:///{path}", outbox)
+    return {"kind": "sqlite", "path": path}
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'alembic_version'")
+            )
+        ]
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    if database_template["kind"] == "postgresql":
+        _truncate_all(database_template["url"])
+        return database_template["url"]
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(database_template["path"], path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path) -> dict:
+    """Overrides for create_app(TestConfig); tests may change them before `app` is built."""
+    return {"SQLALCHEMY_DATABASE_URI": database_url, "OUTBOX_DIR": str(tmp_path / "outbox")}
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose requests get their own app context, as in production.
+
+    The test itself holds an app context (for factories and assertions). Flask reuses a pushed
+    app context for requests, which would share `g` (the CSRF token cache, Flask-Login's user)
+    and the database session between requests. Hiding the test's context for the duration of
+    each request gives every request a fresh one.
+    """
+
+    def open(self, *args, **kwargs):
+        token = _cv_app.set(None)
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+
+
+@pytest.fixture
+def app(app_config):
+    app = create_app(TestConfig, **app_config)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+# --- factories --------------------------------------------------------------------------------
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_district(app):
+    from app.districts.models import District
+
+    def make(**kw):
+        n = next(_counter)
+        district = District(
+            name=kw.pop("name", f"District {n}"),
+            school_year_end=kw.pop("school_year_end", date.today() + timedelta(days=200)),
+            **kw,
+        )
+        db.session.add(district)
+        db.session.commit()
+        return district
+
+    return make
+
+
+@pytest.fixture
+def make_school(app):
+    from app.districts.models import School
+
+    def make(district, **kw):
+        school = School(
+            district_id=district.id,
+            name=kw.pop("name", f"School {next(_counter)}"),
+            timezone=kw.pop("timezone", "America/Los_Angeles"),
+            **kw,
+        )
+        db.session.add(school)
+        db.session.commit()
+        return school
+
+    return make
+
+
+@pytest.fixture
+def make_user(app):
+    from app.auth.models import User
+
+    def make(role, district, *, school=None, schools=(), **kw):
+        n = next(_counter)
+        user = User(
+            email=kw.pop("email", f"{role}{n}@example.org"),
+            name=kw.pop("name", f"{role.replace('_', ' ').title()} {n}"),
+            password_hash=kw.pop("password_hash", PASSWORD_HASH),
+            role=role,
+            district_id=district.id,
+            school_id=school.id if school is not None else None,
+            **kw,
+        )
+        if schools:
+            user.schools = list(schools)
+        db.session.add(user)
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_student(app):
+    from app.districts.models import Student
+
+    def make(school, **kw):
+        n = next(_counter)
+        student = Student(
+            district_id=school.district_id,
+            school_id=school.id,
+            first_name=kw.pop("first_name", f"Kid{n}"),
+            last_name=kw.pop("last_name", f"Family{n}"),
+            grade=kw.pop("grade", "4"),
+            date_of_birth=kw.pop("date_of_birth", date(2016, 5, 1)),
+            preferred_language=kw.pop("preferred_language", "en"),
+            source_id=kw.pop("source_id", f"src-{n}"),
+            **kw,
+        )
+        db.session.add(student)
+        db.session.commit()
+        return student
+
+    return make
+
+
+@pytest.fixture
+def link_guardian(app):
+    from app.districts.models import GuardianLink
+
+    def link(guardian, student, *, legal_authority=True, restricted=False, relationship="parent"):
+        row = GuardianLink(
+            district_id=student.district_id,
+            guardian_id=guardian.id,
+            student_id=student.id,
+            relationship_label=relationship,
+            legal_authority=legal_authority,
+            restricted=restricted,
+        )
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    return link
+
+
+@pytest.fixture
+def assign(app):
+    from app.districts.models import CaseloadAssignment
+
+    def assign(therapist, student, *, starts_on=None, ends_on=None):
+        row = CaseloadAssignment(
+            district_id=student.district_id,
+            therapist_id=therapist.id,
+            student_id=student.id,
+            starts_on=starts_on or date.today() - timedelta(days=30),
+            ends_on=ends_on,
+        )
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    return assign
+
+
+class World:
+    """A standard cast: district A (two schools) with every role, and a foreign district B.
+
+    own_student: on therapist's caseload, child of guardian, at school_a.
+    other_student: same school, nobody's in this cast (not on caseload, not guardian's child).
+    foreign_student: in district B.
+    """
+
+
+@pytest.fixture
+def world(make_district, make_school, make_user, make_student, link_guardian, assign):
+    w = World()
+    w.district = make_district(name="Alpha District")
+    w.school_a = make_school(w.district, name="Alpha Elementary")
+    w.school_b = make_school(w.district, name="Alpha Middle")
+    w.district_admin = make_user("district_admin", w.district, email="da@alpha.example")
+    w.school_admin = make_user("school_admin", w.district, school=w.school_a, email="sa@alpha.example")
+    w.therapist = make_user("therapist", w.district, schools=[w.school_a], email="t@alpha.example")
+    w.other_therapist = make_user("therapist", w.district, schools=[w.school_b], email="t2@alpha.example")
+    w.guardian = make_user("guardian", w.district, email="g@family.example")
+    w.own_student = make_student(w.school_a, first_name="Own", last_name="Student")
+    w.other_student = make_student(w.school_a, first_name="Other", last_name="Student")
+    w.school_b_student = make_student(w.school_b, first_name="Middle", last_name="Student")
+    link_guardian(w.guardian, w.own_student)
+    assign(w.therapist, w.own_student)
+    assign(w.other_therapist, w.school_b_student)
+
+    w.foreign_district = make_district(name="Beta District")
+    w.foreign_school = make_school(w.foreign_district, name="Beta Elementary")
+    w.foreign_admin = make_user("district_admin", w.foreign_district, email="da@beta.example")
+    w.foreign_therapist = make_user("therapist", w.foreign_district, schools=[w.foreign_school],
+                                    email="t@beta.example")
+    w.foreign_student = make_student(w.foreign_school, first_name="Foreign", last_name="Student")
+    assign(w.foreign_therapist, w.foreign_student)
+    return w
+
+
+# --- HTTP helpers ------------------------------------------------------------------------------
+
+_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF_RE.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def get_csrf(client, path: str = "/login") -> str:
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+def login(client, user_or_email, password: str = PASSWORD, *, follow: bool = False):
+    email = getattr(user_or_email, "email", user_or_email)
+    token = get_csrf(client, "/login")
+    return client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": token}, follow_redirects=follow
+    )
+
+
+def post(client, path: str, data: dict | None = None, *, token_from: str = "/home", **kw):
+    """POST a form the way a browser does, with the CSRF token from a page of the site."""
+    payload = dict(data or {})
+    payload.setdefault("csrf_token", get_csrf(client, token_from))
+    return client.post(path, data=payload, **kw)
+
+
+@pytest.fixture
+def login_as(client):
+    def do(user):
+        response = login(client, user)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return client
+
+    return do
