@@ -7,7 +7,7 @@ FLASK := ASYNC_MODE=threading $(BIN)/flask --app app:create_app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve test test-fast e2e deps test-deps browser coturn lint format audit bench translations clean
+.PHONY: translations-update run serve test test-fast e2e deps test-deps browser coturn lint format audit bench translations clean
 
 $(VENV)/.deps: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ deps: $(VENV)/.deps node_modules/.deps translations
 
 translations: $(VENV)/.deps
 	@if [ -d app/translations ]; then $(BIN)/pybabel compile -q -d app/translations; fi
+
+## translations-update: extract new strings into app/translations (then translate the .po)
+translations-update: $(VENV)/.deps
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --no-location --omit-header --ignore-dirs=".venv node_modules" -o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 ## run: install, migrate, seed the demo district and serve on http://127.0.0.1:5000
 run: deps

@@ -89,7 +89,11 @@ class Config:
         "SOCKETIO_ALLOWED_ORIGINS", ["http://127.0.0.1:5000", "http://localhost:5000"]
     )
 
+    CONSENT_REMINDER_AFTER_DAYS = int(os.environ.get("CONSENT_REMINDER_AFTER_DAYS", "3"))
+    CONSENT_EXPIRY_WARNING_DAYS = int(os.environ.get("CONSENT_EXPIRY_WARNING_DAYS", "30"))
+
     BABEL_DEFAULT_LOCALE = "en"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
     LANGUAGES = ("en", "es")
     NODE_MODULES_DIR = os.environ.get("NODE_MODULES_DIR", str(BASE_DIR / "node_modules"))
 

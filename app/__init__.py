@@ -85,6 +85,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.audit.views import bp as audit_bp
     from app.auth import bp as auth_bp
+    from app.consent.views import bp as consent_bp
     from app.core import bp as core_bp
     from app.districts.views import bp as districts_bp
     from app.notifications.views import bp as notifications_bp
@@ -94,6 +95,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(districts_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(consent_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)
     app.jinja_env.globals["can"] = TemplateRules()
@@ -104,9 +106,11 @@ def register_namespaces(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from app.consent.cli import register as register_consent_cli
     from app.districts.cli import register as register_district_cli
 
     register_district_cli(app)
+    register_consent_cli(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -9,3 +9,11 @@ from app.districts.models import (  # noqa: F401
     School,
     Student,
 )
+from app.consent.models import (  # noqa: F401
+    ConsentGrant,
+    ConsentInvitation,
+    ConsentReminder,
+    ConsentRequest,
+    ConsentSignature,
+    ConsentTemplate,
+)

@@ -220,3 +220,67 @@ def can_deactivate_user(actor, user, now: datetime | None = None) -> bool:
     if role == "school_admin":
         return user.role == "therapist" and therapist_serves_school(user, actor.school_id)
     return False
+
+
+# --- consent ----------------------------------------------------------------------------------
+
+
+def can_request_consent(actor, student, now: datetime | None = None) -> bool:
+    """Therapists for students on their caseload; school admins for their school; district admins."""
+    if not _same_district(actor, student):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    if role == "school_admin":
+        return actor.school_id == student.school_id
+    if role == "therapist":
+        return is_on_caseload(actor, student, now)
+    return False
+
+
+def can_view_consent(actor, student, now: datetime | None = None) -> bool:
+    """Whoever may see the student's record may see its consent status."""
+    return can_view_student(actor, student, now)
+
+
+def _legal_guardian_link(actor, student):
+    if _role(actor) != "guardian" or not _same_district(actor, student):
+        return None
+    link = guardian_link(actor, student)
+    return link if link is not None and link.legal_authority and not link.restricted else None
+
+
+def can_sign_consent(actor, request, now: datetime | None = None) -> bool:
+    """A legal, unrestricted guardian who was invited to this request."""
+    if _legal_guardian_link(actor, request.student) is None:
+        return False
+    return any(i.guardian_id == actor.id for i in request.invitations)
+
+
+def can_revoke_consent(actor, request, now: datetime | None = None) -> bool:
+    """Any legal, unrestricted guardian of the student may withdraw consent at any time."""
+    return _legal_guardian_link(actor, request.student) is not None
+
+
+def can_download_consent_copy(actor, request, now: datetime | None = None) -> bool:
+    """The student's legal guardians, the therapists on the caseload and the district admin."""
+    student = request.student
+    if not _same_district(actor, student):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    if role == "therapist":
+        return is_on_caseload(actor, student, now)
+    if role == "guardian":
+        return _legal_guardian_link(actor, student) is not None
+    return False
+
+
+def can_manage_consent_forms(actor) -> bool:
+    return is_district_admin(actor)
+
+
+def can_view_consent_overview(actor) -> bool:
+    return is_staff(actor)

@@ -111,3 +111,18 @@ def register_errorhandlers(app: Flask) -> None:
     @app.context_processor
     def inject_user_flags():
         return {"signed_in": getattr(current_user, "is_authenticated", False)}
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL on PUBLIC_BASE_URL, for emails and feeds.
+
+    Never built from the request's Host header: a forged Host would otherwise put an
+    attacker's domain into password-reset and consent links. Works outside requests (cron jobs).
+    """
+    from urllib.parse import urlsplit
+
+    from flask import current_app
+
+    parts = urlsplit(current_app.config["PUBLIC_BASE_URL"].rstrip("/"))
+    adapter = current_app.url_map.bind(parts.netloc, url_scheme=parts.scheme or "https", script_name=parts.path or "/")
+    return adapter.build(endpoint, values, force_external=True)

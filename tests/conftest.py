@@ -36,6 +36,20 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 REDIS_URL = os.environ.get("REDIS_URL", "")
 
 
+def pytest_sessionstart(session):
+    """Compile the translation catalogs (as `make translations` does) so a bare pytest run works."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po_path in (Path(__file__).resolve().parents[1] / "app" / "translations").glob("*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
+            with open(po_path, "rb") as po_file:
+                catalog = read_po(po_file)
+            with open(mo_path, "wb") as mo_file:
+                write_mo(mo_file, catalog)
+
+
 def need_service(name: str, available: bool) -> None:
     """Skip with a reason when a service is absent; in CI, absence is a failure."""
     if available:
@@ -338,3 +352,53 @@ def login_as(client):
         return client
 
     return do
+
+
+# --- consent ------------------------------------------------------------------------------------
+
+CONSENT_FORM = {
+    "title_en": "Consent for counseling", "body_en": "We ask your consent for counseling by video.",
+    "title_es": "Consentimiento para consejería", "body_es": "Pedimos su consentimiento para consejería por video.",
+}
+
+
+@pytest.fixture
+def consent_form(app):
+    """Publish the district's consent form (all scopes) as its admin."""
+    from app.consent.models import SCOPES
+    from app.consent.services import publish_template
+
+    def publish(admin, scopes=SCOPES, **text):
+        return publish_template(admin, scopes=list(scopes), **{**CONSENT_FORM, **text})
+
+    return publish
+
+
+@pytest.fixture
+def grant_consent(app, consent_form):
+    """Make consent active for a student: a request by `by`, signed by each legal guardian.
+
+    Returns the ConsentRequest. `allow` limits the scopes each guardian allows.
+    """
+    from app.consent.models import SCOPES
+    from app.consent.services import decide, latest_template, legal_guardians, request_consent
+
+    def grant(student, by, *, scopes=SCOPES, allow=None, now=None, expires_on=None, policy=None):
+        if latest_template(student.district_id) is None:
+            admin = by if by.role == "district_admin" else None
+            if admin is None:
+                from sqlalchemy import select
+
+                from app.auth.models import User
+
+                admin = db.session.scalar(select(User).where(User.district_id == student.district_id,
+                                                             User.role == "district_admin"))
+            consent_form(admin)
+        created = request_consent(by, student, scopes=list(scopes), now=now, expires_on=expires_on, policy=policy)
+        allowed = set(scopes if allow is None else allow)
+        for guardian in legal_guardians(student):
+            decide(created.request, guardian, decision="signed", choices={s: s in allowed for s in scopes},
+                   typed_name=guardian.name, confirmed_legal_guardian=True, language="en", now=now)
+        return created.request
+
+    return grant

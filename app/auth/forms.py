@@ -1,11 +1,12 @@
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
 
 
 class TotpForm(FlaskForm):
@@ -17,18 +18,18 @@ class TotpForm(FlaskForm):
 
 
 class PasswordResetRequestForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
 
 
 class NewPasswordForm(FlaskForm):
     password = PasswordField(
-        "New password (at least 12 characters)",
+        _l("New password (at least 12 characters)"),
         validators=[DataRequired(), Length(min=12, max=256)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        "Type it again",
-        validators=[DataRequired(), EqualTo("password", message="The two passwords are different.")],
+        _l("Type it again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords are different."))],
         render_kw={"autocomplete": "new-password"},
     )
 

@@ -24,7 +24,7 @@ from app.db_types import utcnow
 from app.extensions import db, limiter
 from app.notifications.services import send_email
 from app.permissions import public, requires
-from app.web import client_ip
+from app.web import client_ip, external_url
 
 MFA_PENDING_TTL = timedelta(minutes=5)
 GENERIC_LOGIN_ERROR = "That email and password do not match an active account."
@@ -184,7 +184,7 @@ def forgot_password():
         user = db.session.scalar(select(User).where(User.email == email, User.active.is_(True)))
         if user is not None:
             token = services.make_reset_token(user, current_app.config["SECRET_KEY"])
-            link = url_for("auth.reset_password", token=token, _external=True)
+            link = external_url("auth.reset_password", token=token)
             send_email(
                 user.email,
                 "Reset your Homeroom password",

@@ -128,6 +128,7 @@ def seed_demo() -> dict:
                                               student_id=student.id, starts_on=date(today.year - 1, 8, 20),
                                               assigned_by_id=admin.id))
     db.session.commit()
+    _seed_consent_form(district, admin)
     return {
         "District admin": admin.email,
         "School admin (Riverbend Elementary)": principal.email,
@@ -137,6 +138,46 @@ def seed_demo() -> dict:
         "Guardian": guardians[1].email,
         "Guardian (Spanish)": guardians[0].email,
     }
+
+
+DEMO_FORM = {
+    "title_en": "Consent for school-based counseling by video",
+    "body_en": (
+        "Your child's school offers counseling with a school counselor or therapist. Sessions can happen "
+        "by video through Homeroom, from school or from home, during the school day.\n\n"
+        "What happens in a session: your child talks with the counselor about how things are going. "
+        "The counselor may use simple games or a drawing board to help your child feel comfortable, and "
+        "may ask your child to pick a feeling face at the start and end (a mood check-in).\n\n"
+        "Privacy: sessions are not recorded. What your child says stays confidential, except when the law "
+        "requires the counselor to act to keep your child or someone else safe. The counselor's notes are "
+        "kept private and encrypted.\n\n"
+        "Your choices: you can allow some parts and not others. You can withdraw your consent at any time "
+        "in Homeroom; it takes effect immediately, even during a session. This consent ends at the end of "
+        "the school year unless you withdraw it earlier."
+    ),
+    "title_es": "Consentimiento para consejería escolar por video",
+    "body_es": (
+        "La escuela de su hijo o hija ofrece consejería con un consejero o terapeuta escolar. Las sesiones "
+        "pueden ser por video a través de Homeroom, desde la escuela o desde la casa, durante el día escolar.\n\n"
+        "Qué pasa en una sesión: su hijo o hija habla con el consejero sobre cómo le va. El consejero puede "
+        "usar juegos sencillos o una pizarra de dibujo para que se sienta cómodo, y puede pedirle que elija "
+        "una cara de sentimiento al principio y al final (registro del estado de ánimo).\n\n"
+        "Privacidad: las sesiones no se graban. Lo que su hijo o hija dice es confidencial, excepto cuando la "
+        "ley exige que el consejero actúe para proteger a su hijo o a otra persona. Las notas del consejero "
+        "se guardan en privado y cifradas.\n\n"
+        "Sus opciones: puede permitir algunas partes y otras no. Puede retirar su consentimiento en cualquier "
+        "momento en Homeroom; el cambio es inmediato, incluso durante una sesión. Este consentimiento termina "
+        "al final del año escolar, a menos que lo retire antes."
+    ),
+}
+
+
+def _seed_consent_form(district: District, admin: User) -> None:
+    from app.consent.models import SCOPES
+    from app.consent.services import latest_template, publish_template
+
+    if latest_template(district.id) is None:
+        publish_template(admin, scopes=list(SCOPES), **DEMO_FORM)
 
 
 def register(app: Flask) -> None:

@@ -149,3 +149,15 @@ def student_record(student: Student) -> dict:
         )
     )
     return {"links": links, "assignments": assignments}
+
+
+def current_therapists(student_id: int, day: date | None = None) -> list[User]:
+    day = day or utcnow().date()
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(CaseloadAssignment, CaseloadAssignment.therapist_id == User.id)
+            .where(CaseloadAssignment.student_id == student_id, _open_on(day), User.active.is_(True))
+            .order_by(User.name)
+        ).unique()
+    )

@@ -90,3 +90,14 @@ def test_signed_in_user_can_change_password_and_other_sessions_end(app, world):
     assert one.get("/home").status_code == 200
     assert two.get("/home").status_code == 302
     assert login(app.test_client(), world.therapist, new).status_code == 302
+
+
+def test_reset_link_ignores_a_forged_host_header(app, client, world):
+    from tests.conftest import csrf_from
+
+    evil = {"Host": "evil.example"}
+    token = csrf_from(client.get("/password/forgot", headers=evil).get_data(as_text=True))
+    response = client.post("/password/forgot", data={"email": world.guardian.email, "csrf_token": token}, headers=evil)
+    assert response.status_code == 302
+    text = outbox_messages()[0].text
+    assert "evil.example" not in text and "http://localhost/password/reset/" in text
