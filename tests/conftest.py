@@ -18,7 +18,9 @@ import pytest
 from argon2 import PasswordHasher
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from jinja2 import BytecodeCache
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
 from app import create_app
 from app.auth import services as auth_services
@@ -117,6 +119,30 @@ def app_config(database_url, tmp_path) -> dict:
     return {"SQLALCHEMY_DATABASE_URI": database_url, "OUTBOX_DIR": str(tmp_path / "outbox")}
 
 
+class MemoryBytecodeCache(BytecodeCache):
+    """Share compiled templates between the many apps a test run creates (one per test)."""
+
+    def __init__(self):
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket):
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket):
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = MemoryBytecodeCache()
+
+
+@event.listens_for(Engine, "connect")
+def _fast_sqlite(dbapi_connection, _record):
+    # Test databases are throwaway: skip fsync on every commit.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
 class IsolatedClient(FlaskClient):
     """A test client whose requests get their own app context, as in production.
 
@@ -138,6 +164,7 @@ class IsolatedClient(FlaskClient):
 def app(app_config):
     app = create_app(TestConfig, **app_config)
     app.test_client_class = IsolatedClient
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
     with app.app_context():
         yield app
         db.session.remove()
