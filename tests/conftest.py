@@ -11,6 +11,7 @@ import itertools
 import os
 import re
 import shutil
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -73,20 +74,30 @@ def _migrate(uri: str, outbox: Path) -> None:
 
 @pytest.fixture(scope="session")
 def database_template(tmp_path_factory):
-    """A migrated database for the run: a SQLite file to copy, or the PostgreSQL URL."""
+    """A migrated database for the run: a SQLite file to copy, or a PostgreSQL URL.
+
+    With DATABASE_URL pointing at PostgreSQL, each test run creates its own database next to it
+    (and drops it at the end), so runs on one server never disturb each other.
+    """
     outbox = tmp_path_factory.mktemp("migrate-outbox")
     if DATABASE_URL.startswith(("postgres", "postgresql")):
-        url = normalise_database_url(DATABASE_URL)
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
+        from sqlalchemy.engine import make_url
+
+        server_url = make_url(normalise_database_url(DATABASE_URL))
+        name = f"homeroom_test_{os.getpid()}_{int(time.time())}"
+        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = server_url.set(database=name).render_as_string(hide_password=False)
         _migrate(url, outbox)
-        return {"kind": "postgresql", "url": url}
+        yield {"kind": "postgresql", "url": url}
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
     path = tmp_path_factory.mktemp("db-template") / "template.sqlite3"
     _migrate(f"sqlite:///{path}", outbox)
-    return {"kind": "sqlite", "path": path}
+    yield {"kind": "sqlite", "path": path}
 
 
 def _truncate_all(url: str) -> None:
