@@ -1,0 +1,151 @@
+"""The guarded Socket.IO namespace every Homeroom namespace derives from.
+
+`before_request` and `login_required` do not run for socket events (Flask-SocketIO docs), so the
+checks live here, for every connect and every event:
+
+* connect: the Origin must be on SOCKETIO_ALLOWED_ORIGINS (a missing or `null` Origin is refused),
+  and the subclass's `authorize_connect(actor, auth)` must accept the actor;
+* each event: known name, per-socket rate limit, payload validated against the event's JSON
+  Schema (types and sizes), then the subclass re-authorizes through app/permissions.py;
+* a refused or malformed event gets an `error` event with a reason code and changes nothing;
+  an exception in a handler is logged (never the payload) and answered with `server_error`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from flask import current_app, request
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, Namespace, emit
+from jsonschema import Draft202012Validator
+
+from app.extensions import db
+
+log = logging.getLogger("homeroom.sockets")
+
+
+@dataclass
+class EventSpec:
+    schema: dict
+    rate: float = 10.0  # tokens per second
+    burst: int = 20
+
+    def __post_init__(self):
+        Draft202012Validator.check_schema(self.schema)
+        self.validator = Draft202012Validator(self.schema)
+
+
+class _Bucket:
+    __slots__ = ("tokens", "stamp")
+
+    def __init__(self, burst: int):
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self, rate: float, burst: int) -> bool:
+        now = time.monotonic()
+        self.tokens = min(burst, self.tokens + (now - self.stamp) * rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class SocketRefused(Exception):
+    """Raised by a handler to refuse an event with a reason code people can act on."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code)
+        self.code = code
+        self.message = message
+
+
+def origin_allowed(origin: str | None) -> bool:
+    if not origin or origin == "null":
+        return False
+    return origin in current_app.config["SOCKETIO_ALLOWED_ORIGINS"]
+
+
+class GuardedNamespace(Namespace):
+    #: event name -> EventSpec; events not listed are refused as unknown.
+    EVENTS: dict[str, EventSpec] = {}
+
+    def __init__(self, namespace: str):
+        super().__init__(namespace)
+        self._buckets: dict[str, _Bucket] = {}
+
+    # -- to implement ----------------------------------------------------------------------
+
+    def resolve_actor(self) -> Any:
+        """The actor behind this socket: a signed-in user, by default."""
+        return current_user._get_current_object() if getattr(current_user, "is_authenticated", False) else None
+
+    def authorize_connect(self, actor, auth) -> None:
+        """Raise SocketRefused unless `actor` may connect. Called inside on_connect."""
+        raise SocketRefused("forbidden", "Not allowed.")
+
+    def connected(self, actor, auth) -> None:
+        """Called after a connect is accepted (join rooms here)."""
+
+    def disconnected(self, reason) -> None:
+        """Called when a socket goes away."""
+
+    # -- machinery -------------------------------------------------------------------------
+
+    def on_connect(self, auth=None):
+        if not origin_allowed(request.headers.get("Origin")):
+            log.info("socket refused: origin", extra={"namespace": self.namespace})
+            raise ConnectionRefusedError({"code": "bad_origin", "message": "This page is not allowed to connect."})
+        actor = self.resolve_actor()
+        try:
+            self.authorize_connect(actor, auth if isinstance(auth, dict) else {})
+            self.connected(actor, auth if isinstance(auth, dict) else {})
+        except SocketRefused as refused:
+            db.session.rollback()
+            raise ConnectionRefusedError({"code": refused.code, "message": refused.message}) from None
+
+    def on_disconnect(self, reason=None):
+        self._buckets.pop(request.sid, None)
+        try:
+            self.disconnected(reason)
+        except Exception:  # noqa: BLE001 - a failing cleanup must not take the server down
+            log.exception("socket disconnect cleanup failed")
+            db.session.rollback()
+
+    def trigger_event(self, event, *args):
+        if event in ("connect", "disconnect"):
+            return super().trigger_event(event, *args)
+        return self.socketio._handle_event(self._guarded, event, self.namespace, event, *args)
+
+    def _refuse(self, code: str, message: str, event: str | None = None):
+        emit("error", {"code": code, "message": message, "event": event})
+        return {"ok": False, "code": code, "message": message}
+
+    def _guarded(self, event: str, *args):
+        spec = self.EVENTS.get(event) if isinstance(event, str) else None
+        handler: Callable | None = getattr(self, f"on_{event}", None) if spec else None
+        if spec is None or handler is None:
+            return self._refuse("unknown_event", "This action is not available.", str(event)[:40])
+        bucket = self._buckets.setdefault(request.sid, _Bucket(spec.burst))
+        if not bucket.take(spec.rate, spec.burst):
+            return self._refuse("rate_limited", "Slow down a little and try again.", event)
+        payload = args[0] if args else None
+        errors = sorted(spec.validator.iter_errors(payload), key=lambda e: list(e.path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].path) or "message"
+            return self._refuse("invalid", f"The {where} in this message is not valid.", event)
+        try:
+            result = handler(payload)
+        except SocketRefused as refused:
+            db.session.rollback()
+            return self._refuse(refused.code, refused.message, event)
+        except Exception:  # noqa: BLE001 - never crash on a message; log without the payload
+            db.session.rollback()
+            log.exception("socket handler failed", extra={"event": event, "namespace": self.namespace})
+            return self._refuse("server_error", "Something went wrong. Please try again.", event)
+        return result if result is not None else {"ok": True}
