@@ -101,6 +101,19 @@ def test_full_flow_request_sign_in_spanish_pdf_revoke(app, client, world, form):
     record_page = therapist.get(f"/consent/requests/{request.id}").get_data(as_text=True)
     assert "withdrawn" in record_page
 
+    # Reusing the emailed link after answering shows the answer; it never signs again.
+    reused = client.get(link)
+    assert reused.status_code == 302 and reused.headers["Location"] == sign_url
+    again = client.get(sign_url).get_data(as_text=True)
+    assert "Su respuesta" in again and 'id="consent-form"' not in again
+
+    from app.audit.models import AuditEvent
+
+    actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
+               if e.action.startswith("consent.")]
+    assert actions == ["consent.requested", "consent.signed", "consent.copy_downloaded",
+                       "consent.copy_downloaded", "consent.copy_downloaded", "consent.revoked"]
+
 
 def test_guardian_without_account_sets_password_bound_to_invited_email(app, client, world, form, make_user,
                                                                        link_guardian):
