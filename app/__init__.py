@@ -114,7 +114,8 @@ def register_cli(app: Flask) -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
-    from app.web import register_errorhandlers as handlers, register_security_headers
+    from app.web import register_errorhandlers as handlers
+    from app.web import register_security_headers
 
     register_security_headers(app)
     handlers(app)

@@ -2,13 +2,6 @@
 
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import User, UserSession  # noqa: F401
-from app.districts.models import (  # noqa: F401
-    CaseloadAssignment,
-    District,
-    GuardianLink,
-    School,
-    Student,
-)
 from app.consent.models import (  # noqa: F401
     ConsentGrant,
     ConsentInvitation,
@@ -16,4 +9,11 @@ from app.consent.models import (  # noqa: F401
     ConsentRequest,
     ConsentSignature,
     ConsentTemplate,
+)
+from app.districts.models import (  # noqa: F401
+    CaseloadAssignment,
+    District,
+    GuardianLink,
+    School,
+    Student,
 )

@@ -11,9 +11,10 @@ one-room student grant.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import abort, redirect, request, url_for
 from flask_login import current_user

@@ -14,7 +14,7 @@ from app.db_types import utcnow
 from app.districts.models import CaseloadAssignment, District, GuardianLink, School, Student
 from app.extensions import db
 
-DEMO_PASSWORD = "homeroom-demo-2026"
+DEMO_PASSWORD = "homeroom-demo-2026"  # noqa: S105 - printed by seed-demo for local demos only
 DEMO_DISTRICT = "Riverbend Unified School District"
 
 _FIRST = ["Ava", "Liam", "Sofia", "Noah", "Mia", "Mateo", "Isabella", "Elijah", "Camila", "Lucas",

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
     UniqueConstraint,

@@ -8,8 +8,8 @@ data, and a guardian never sees another family's child.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import pytest
 

@@ -143,7 +143,7 @@ def test_state_changing_post_with_wrong_csrf_token_changes_nothing(app, client, 
 
 def test_safe_next_redirect_is_followed(client, world):
     client.get(f"/login?next=/students/{world.own_student.id}")
-    token = get_csrf(client, "/login?next=/students/%d" % world.own_student.id)
+    token = get_csrf(client, f"/login?next=/students/{world.own_student.id}")
     response = client.post("/login", data={"email": world.therapist.email, "password": PASSWORD, "csrf_token": token})
     assert response.headers["Location"] == f"/students/{world.own_student.id}"
 

@@ -111,7 +111,7 @@ def test_full_flow_request_sign_in_spanish_pdf_revoke(app, client, world, form):
 
     actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))
                if e.action.startswith("consent.")]
-    assert actions == ["consent.requested", "consent.signed", "consent.copy_downloaded",
+    assert actions == ["consent.template_published", "consent.requested", "consent.signed", "consent.copy_downloaded",
                        "consent.copy_downloaded", "consent.copy_downloaded", "consent.revoked"]
 
 
