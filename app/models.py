@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import User, UserSession  # noqa: F401
 from app.districts.models import (  # noqa: F401
+    RosterImport,
     CaseloadAssignment,
     District,
     GuardianLink,
