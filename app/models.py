@@ -14,6 +14,7 @@ from app.districts.models import (  # noqa: F401
     CaseloadAssignment,
     District,
     GuardianLink,
+    RosterImport,
     School,
     Student,
 )

@@ -223,6 +223,28 @@ def can_deactivate_user(actor, user, now: datetime | None = None) -> bool:
     return False
 
 
+# --- district administration ------------------------------------------------------------------
+
+
+def can_import_roster(actor) -> bool:
+    """Roster imports touch the whole district: district admins only."""
+    return is_district_admin(actor)
+
+
+def can_manage_caseloads(actor) -> bool:
+    return is_admin(actor)
+
+
+def can_assign_student(actor, student, now: datetime | None = None) -> bool:
+    """District admins for any student of the district; school admins for their school's."""
+    if not _same_district(actor, student):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    return role == "school_admin" and actor.school_id == student.school_id
+
+
 # --- consent ----------------------------------------------------------------------------------
 
 

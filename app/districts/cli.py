@@ -53,10 +53,10 @@ def seed_demo() -> dict:
         db.session.flush()
 
     schools = {}
-    for name in ("Riverbend Elementary School", "Cedar Hill Middle School"):
+    for name, source_id in (("Riverbend Elementary School", "riverbend-es"), ("Cedar Hill Middle School", "cedarhill-ms")):
         school = db.session.scalar(select(School).where(School.district_id == district.id, School.name == name))
         if school is None:
-            school = School(district_id=district.id, name=name, timezone="America/Los_Angeles")
+            school = School(district_id=district.id, name=name, timezone="America/Los_Angeles", source_id=source_id)
             db.session.add(school)
             db.session.flush()
         schools[name] = school

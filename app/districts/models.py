@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Date,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db_types import UTCDateTime, utcnow
+from app.db_types import EncryptedText, UTCDateTime, utcnow
 from app.extensions import db
 
 if TYPE_CHECKING:
@@ -48,10 +49,11 @@ class District(db.Model):
 
 class School(db.Model):
     __tablename__ = "schools"
-    __table_args__ = (UniqueConstraint("district_id", "name"),)
+    __table_args__ = (UniqueConstraint("district_id", "name"), UniqueConstraint("district_id", "source_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    source_id: Mapped[str | None] = mapped_column(String(64))  # the roster system's org sourcedId
     name: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -135,3 +137,23 @@ class CaseloadAssignment(db.Model):
 
     def is_current(self, on: date) -> bool:
         return self.starts_on <= on and (self.ends_on is None or self.ends_on >= on)
+
+
+class RosterImport(db.Model):
+    """An uploaded roster, kept (encrypted) between its preview and its application."""
+
+    __tablename__ = "roster_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[str] = mapped_column(EncryptedText)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="previewed")  # previewed | applied | superseded
+    summary: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    uploaded_by = relationship("User", foreign_keys=[uploaded_by_id])

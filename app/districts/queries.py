@@ -161,3 +161,38 @@ def current_therapists(student_id: int, day: date | None = None) -> list[User]:
             .order_by(User.name)
         ).unique()
     )
+
+
+def assigned_student_ids(day: date | None = None):
+    """A subquery of students on some caseload on `day`."""
+    return select(CaseloadAssignment.student_id).where(_open_on(day or utcnow().date()))
+
+
+def therapists(actor: User) -> list[User]:
+    query = (select(User).where(User.district_id == actor.district_id, User.role == "therapist",
+                                User.active.is_(True)).options(selectinload(User.schools)).order_by(User.name))
+    if actor.role == "school_admin":
+        query = query.where(User.id.in_(staff_in_school_ids(actor.school_id)))
+    return list(db.session.scalars(query))
+
+
+def caseload_sizes(actor: User, day: date | None = None) -> list[tuple[User, int]]:
+    """Each visible therapist with the number of students on their caseload today (two queries)."""
+    people = therapists(actor)
+    counts = dict(db.session.execute(
+        select(CaseloadAssignment.therapist_id, func.count())
+        .where(CaseloadAssignment.therapist_id.in_([p.id for p in people]), _open_on(day or utcnow().date()))
+        .group_by(CaseloadAssignment.therapist_id)
+    ).all())
+    return [(p, counts.get(p.id, 0)) for p in people]
+
+
+def current_therapist_names(student_ids: list[int], day: date | None = None) -> dict[int, str]:
+    if not student_ids:
+        return {}
+    rows = db.session.execute(
+        select(CaseloadAssignment.student_id, User.name)
+        .join(User, User.id == CaseloadAssignment.therapist_id)
+        .where(CaseloadAssignment.student_id.in_(student_ids), _open_on(day or utcnow().date()))
+    ).all()
+    return dict(rows)

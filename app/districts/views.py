@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from app import permissions
 from app.audit.services import record
@@ -98,4 +99,127 @@ def student(student_id: int):
     authorize(permissions.can_view_student(current_user, student), not_found=True)
     record("student.viewed", actor=current_user, target=student, student_id=student.id, ip=client_ip())
     db.session.commit()
-    return render_template("districts/student.html", student=student, **queries.student_record(student))
+    therapists = queries.therapists(current_user) if permissions.can_assign_student(current_user, student) else []
+    return render_template("districts/student.html", student=student, therapists=therapists,
+                           confirm_form=ConfirmForm(), **queries.student_record(student))
+
+
+# --- roster import ------------------------------------------------------------------------------
+
+
+@bp.route("/roster", methods=["GET", "POST"])
+@requires(permissions.can_import_roster)
+def roster():
+    from app.districts import roster as roster_import
+    from app.districts.models import RosterImport
+
+    if request.method == "POST":
+        if not ConfirmForm().validate_on_submit():
+            abort(400)
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("Choose a CSV file to upload.", "error")
+            return redirect(url_for("districts.roster"))
+        try:
+            text = roster_import.decode(upload.stream.read(roster_import.MAX_BYTES + 1))
+            plan = roster_import.plan(current_user.district_id, text)
+        except roster_import.RosterError as exc:
+            flash(str(exc), "error")
+            return redirect(url_for("districts.roster"))
+        stored = roster_import.store_upload(current_user, upload.filename, text, plan)
+        return redirect(url_for("districts.roster_preview", import_id=stored.id))
+    recent = db.session.scalars(
+        select(RosterImport).where(RosterImport.district_id == current_user.district_id)
+        .order_by(RosterImport.created_at.desc()).limit(20)
+    ).all()
+    schools = queries.visible_schools(current_user)
+    return render_template("districts/roster.html", recent=recent, schools=schools, confirm_form=ConfirmForm())
+
+
+@bp.route("/roster/<int:import_id>")
+@requires(permissions.can_import_roster)
+def roster_preview(import_id: int):
+    from app.districts import roster as roster_import
+    from app.districts.models import RosterImport
+
+    stored = get_in_district(RosterImport, import_id, current_user.district_id)
+    plan = roster_import.plan(stored.district_id, stored.content) if stored.status == "previewed" else None
+    return render_template("districts/roster_preview.html", stored=stored, plan=plan, confirm_form=ConfirmForm())
+
+
+@bp.route("/roster/<int:import_id>/apply", methods=["POST"])
+@requires(permissions.can_import_roster)
+def roster_apply(import_id: int):
+    from app.districts import roster as roster_import
+    from app.districts.models import RosterImport
+
+    stored = get_in_district(RosterImport, import_id, current_user.district_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        result = roster_import.apply(current_user, stored, ip=client_ip())
+    except roster_import.RosterError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("districts.roster_preview", import_id=stored.id))
+    if not result.ok:
+        flash("Nothing was imported: the file has problems. Fix them and upload it again.", "error")
+        return redirect(url_for("districts.roster_preview", import_id=stored.id))
+    s = result.summary()
+    flash(f"Imported: {s['students']['create']} students created, {s['students']['update']} updated; "
+          f"{s['guardians']['create']} guardians created, {s['guardians']['update']} updated; "
+          f"{s['links']['create']} links created.", "success")
+    return redirect(url_for("districts.roster"))
+
+
+# --- caseloads ----------------------------------------------------------------------------------
+
+
+@bp.route("/caseloads")
+@requires(permissions.can_manage_caseloads)
+def caseloads():
+    school_id = request.args.get("school", type=int)
+    sizes = queries.caseload_sizes(current_user)
+    query = queries.students_query(current_user, school_id=school_id,
+                                   search=(request.args.get("q") or "").strip()[:100] or None)
+    if request.args.get("show") != "all":
+        query = query.where(Student.id.not_in(queries.assigned_student_ids()))
+    page = db.paginate(query, page=_page(), per_page=PAGE_SIZE, error_out=False)
+    current = queries.current_therapist_names([s.id for s in page.items])
+    return render_template("districts/caseloads.html", sizes=sizes, page=page, current=current,
+                           schools=queries.visible_schools(current_user), school_id=school_id,
+                           therapists=queries.therapists(current_user), show=request.args.get("show", ""),
+                           confirm_form=ConfirmForm())
+
+
+@bp.route("/caseloads/assign", methods=["POST"])
+@requires(permissions.can_manage_caseloads)
+def assign_caseloads():
+    from app.districts.services import AdminError, assign_caseload
+
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    ids = [int(v) for v in request.form.getlist("student") if v.isdigit()][:500]
+    therapist_value = request.form.get("therapist", "")
+    therapist = None
+    if therapist_value != "none":
+        therapist = get_in_district(User, int(therapist_value), current_user.district_id) \
+            if therapist_value.isdigit() else None
+        if therapist is None:
+            flash("Choose a therapist, or “No therapist” to unassign.", "error")
+            return redirect(url_for("districts.caseloads"))
+    students = db.session.scalars(select(Student).where(
+        Student.id.in_(ids), Student.district_id == current_user.district_id)).all()
+    allowed = [s for s in students if permissions.can_assign_student(current_user, s)]
+    if not allowed or len(allowed) != len(ids):
+        flash("Choose at least one student you manage.", "error")
+    else:
+        try:
+            result = assign_caseload(current_user, allowed, therapist, ip=client_ip())
+        except AdminError as exc:
+            flash(str(exc), "error")
+        else:
+            who = therapist.name if therapist else "no therapist"
+            flash(f"{result['changed']} student(s) now with {who}; {result['unchanged']} already were.", "success")
+    if request.form.get("back") == "student" and len(ids) == 1:
+        return redirect(url_for("districts.student", student_id=ids[0]))
+    return redirect(url_for("districts.caseloads"))

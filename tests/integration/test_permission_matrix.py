@@ -88,6 +88,14 @@ def _consent(w, variant):
     return cache[variant]
 
 
+def _roster_upload(w, variant):
+    from app.districts import roster
+
+    admin = getattr(w, variant)
+    text = "sourcedId,role,givenName,familyName\n"
+    return roster.store_upload(admin, "r.csv", text, roster.plan(admin.district_id, text))
+
+
 def _template(w, variant):
     from app.consent.services import latest_template, publish_template
 
@@ -147,6 +155,18 @@ ROUTES: dict[str, Route] = {
                therapist=(200, 404, 404, 404), guardian=(200, 404, 404, 404)),
         variants=STUDENT_VARIANTS,
     ),
+    # district administration
+    "districts.roster": Route("GET", lambda w, v: "/roster", only(["district_admin"], 200)),
+    "districts.roster_preview": Route(
+        "GET", lambda w, v: f"/roster/{_roster_upload(w, v).id}",
+        only(["district_admin"], None, district_admin=(200, 404)), variants=("district_admin", "foreign_admin"),
+    ),
+    "districts.roster_apply": Route(
+        "POST", lambda w, v: f"/roster/{_roster_upload(w, v).id}/apply",
+        only(["district_admin"], None, district_admin=(302, 404)), variants=("district_admin", "foreign_admin"),
+    ),
+    "districts.caseloads": Route("GET", lambda w, v: "/caseloads", only(ADMINS, 200)),
+    "districts.assign_caseloads": Route("POST", lambda w, v: "/caseloads/assign", only(ADMINS, 302)),
     # foundation
     "core.index": Route("GET", lambda w, v: "/", expect(302, anonymous=200)),
     "core.home": Route("GET", lambda w, v: "/home", expect(200)),
