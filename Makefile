@@ -22,7 +22,7 @@ node_modules/.deps: package.json package-lock.json
 deps: $(VENV)/.deps node_modules/.deps translations
 
 translations: $(VENV)/.deps
-	@if [ -d app/translations ]; then $(BIN)/pybabel compile -q -d app/translations; fi
+	@if [ -d app/translations ]; then $(BIN)/pybabel compile --statistics -d app/translations; fi
 
 ## translations-update: extract new strings into app/translations (then translate the .po)
 translations-update: $(VENV)/.deps
