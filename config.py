@@ -92,6 +92,10 @@ class Config:
     CONSENT_REMINDER_AFTER_DAYS = int(os.environ.get("CONSENT_REMINDER_AFTER_DAYS", "3"))
     CONSENT_EXPIRY_WARNING_DAYS = int(os.environ.get("CONSENT_EXPIRY_WARNING_DAYS", "30"))
 
+    SCHEDULE_REMINDER_HOURS = int(os.environ.get("SCHEDULE_REMINDER_HOURS", "24"))
+    SCHEDULE_AGENDA_HOUR = int(os.environ.get("SCHEDULE_AGENDA_HOUR", "6"))
+    SCHEDULE_ICAL_RATE_LIMIT = os.environ.get("SCHEDULE_ICAL_RATE_LIMIT", "120 per hour")
+
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
     LANGUAGES = ("en", "es")

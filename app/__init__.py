@@ -29,6 +29,7 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     register_namespaces(app)
     register_cli(app)
     register_errorhandlers(app)
+    register_subscribers(app)
     return app
 
 
@@ -90,12 +91,14 @@ def register_blueprints(app: Flask) -> None:
     from app.districts.views import bp as districts_bp
     from app.notifications.views import bp as notifications_bp
     from app.permissions import TemplateRules
+    from app.scheduling.views import bp as scheduling_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(districts_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(consent_bp)
+    app.register_blueprint(scheduling_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)
     app.jinja_env.globals["can"] = TemplateRules()
@@ -108,9 +111,18 @@ def register_namespaces(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from app.consent.cli import register as register_consent_cli
     from app.districts.cli import register as register_district_cli
+    from app.scheduling.cli import register as register_scheduling_cli
 
     register_district_cli(app)
     register_consent_cli(app)
+    register_scheduling_cli(app)
+
+
+def register_subscribers(app: Flask) -> None:
+    """Domains react to each other's signals (arrows point one way: scheduling -> consent)."""
+    from app.scheduling.subscribers import register_subscribers as scheduling_subscribers
+
+    scheduling_subscribers(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

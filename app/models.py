@@ -18,3 +18,17 @@ from app.districts.models import (  # noqa: F401
     School,
     Student,
 )
+from app.scheduling.models import (  # noqa: F401
+    Appointment,
+    AppointmentSeries,
+    Availability,
+    BellPeriod,
+    BellSchedule,
+    CalendarDay,
+    CalendarFeed,
+    GuardianReminderPreference,
+    SentNotice,
+    SlotClaim,
+    TeacherContact,
+    TimeOff,
+)

@@ -307,3 +307,75 @@ def can_manage_consent_forms(actor) -> bool:
 
 def can_view_consent_overview(actor) -> bool:
     return is_staff(actor)
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+
+def can_manage_school_calendar(actor, school, now: datetime | None = None) -> bool:
+    """Bell schedules and school days: the school's admin and the district admins."""
+    if not _same_district(actor, school):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    return role == "school_admin" and actor.school_id == school.id
+
+
+def can_view_school_calendar(actor, school, now: datetime | None = None) -> bool:
+    """Everyone who works at the school reads its bell schedules (therapists book by period)."""
+    return can_view_school(actor, school, now)
+
+
+def can_view_school_sessions(actor, school, now: datetime | None = None) -> bool:
+    """All sessions at a school: its admin and the district admins (therapists see their own)."""
+    return can_manage_school_calendar(actor, school, now)
+
+
+def can_book_session(actor, student, now: datetime | None = None) -> bool:
+    """Therapists book for active students on their caseload today, at a school they serve."""
+    if not is_therapist(actor) or not _same_district(actor, student) or not student.active:
+        return False
+    return therapist_serves_school(actor, student.school_id) and is_on_caseload(actor, student, now)
+
+
+def can_view_appointment(actor, appointment, now: datetime | None = None) -> bool:
+    """A session's own therapist, its school's admin and the district admins."""
+    if not _same_district(actor, appointment):
+        return False
+    role = _role(actor)
+    if role == "therapist":
+        return appointment.therapist_id == actor.id
+    if role == "district_admin":
+        return True
+    return role == "school_admin" and actor.school_id == appointment.school_id
+
+
+def can_change_appointment(actor, appointment, now: datetime | None = None) -> bool:
+    """Moving a session and recording its attendance: its own therapist only."""
+    return is_therapist(actor) and _same_district(actor, appointment) and appointment.therapist_id == actor.id
+
+
+def can_cancel_appointment(actor, appointment, now: datetime | None = None) -> bool:
+    """Its therapist, and the school's admins (a closure, an assembly)."""
+    return can_view_appointment(actor, appointment, now)
+
+
+def can_manage_teacher_contacts(actor, student, now: datetime | None = None) -> bool:
+    """Which teacher hears of a pull-out: the student's therapists and the school's admins."""
+    if not _same_district(actor, student):
+        return False
+    role = _role(actor)
+    if role == "district_admin":
+        return True
+    if role == "school_admin":
+        return actor.school_id == student.school_id
+    return role == "therapist" and is_on_caseload(actor, student, now)
+
+
+def can_view_child_sessions(actor, student, now: datetime | None = None) -> bool:
+    """A guardian sees their child's upcoming sessions, unless their link is restricted."""
+    if _role(actor) != "guardian" or not _same_district(actor, student):
+        return False
+    link = guardian_link(actor, student)
+    return link is not None and not link.restricted

@@ -129,6 +129,7 @@ def seed_demo() -> dict:
                                               assigned_by_id=admin.id))
     db.session.commit()
     _seed_consent_form(district, admin)
+    _seed_schedule(district, admin, [elementary, middle], therapists)
     return {
         "District admin": admin.email,
         "School admin (Riverbend Elementary)": principal.email,
@@ -178,6 +179,12 @@ def _seed_consent_form(district: District, admin: User) -> None:
 
     if latest_template(district.id) is None:
         publish_template(admin, scopes=list(SCOPES), **DEMO_FORM)
+
+
+def _seed_schedule(district: District, admin: User, schools: list[School], therapists: list[User]) -> None:
+    from app.scheduling.demo import seed_schedule_demo
+
+    seed_schedule_demo(district, admin, schools, therapists, now=utcnow())
 
 
 def register(app: Flask) -> None:

@@ -104,6 +104,99 @@ def _template(w, variant):
         admin, scopes=["video_sessions"], title_en="T", title_es="T", body_en="B", body_es="B")
 
 
+
+# --- scheduling objects ---------------------------------------------------------------------------
+
+APPOINTMENT_VARIANTS = ("own_appointment", "other_school_appointment", "foreign_appointment")
+
+
+def _scheduling(w) -> dict:
+    """A future session per therapist (own, another school's, another district's) and a bell
+    schedule per school, made once per test. Forms posted empty change neither."""
+    from datetime import timedelta
+
+    from app.db_types import utcnow
+    from app.extensions import db
+    from app.scheduling.models import Appointment, BellSchedule
+
+    cache = w.__dict__.setdefault("scheduling", {})
+    if cache:
+        return cache
+    start = (utcnow() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    for variant, (therapist, student, school) in {
+        "own_appointment": (w.therapist, w.own_student, w.school_a),
+        "other_school_appointment": (w.other_therapist, w.school_b_student, w.school_b),
+        "foreign_appointment": (w.foreign_therapist, w.foreign_student, w.foreign_school),
+    }.items():
+        cache[variant] = Appointment(
+            district_id=school.district_id, school_id=school.id, therapist_id=therapist.id, student_id=student.id,
+            starts_at=start, ends_at=start + timedelta(minutes=30), local_date=start.date(), modality="in_person",
+            status="scheduled", created_by_id=therapist.id)
+    for variant in SCHOOL_VARIANTS:
+        school = getattr(w, variant)
+        cache[variant] = BellSchedule(district_id=school.district_id, school_id=school.id, name="Regular day",
+                                      is_default=True)
+    db.session.add_all(list(cache.values()))
+    db.session.commit()
+    return cache
+
+
+_fresh_counter = iter(range(1, 1_000_000))
+
+
+def _fresh(kind: str):
+    """A new object per request, for routes that delete what they are given."""
+
+    def make(w, variant):
+        from datetime import date, time, timedelta
+
+        from app.extensions import db
+        from app.scheduling import models as m
+
+        n = next(_fresh_counter)
+        if kind in ("availability", "time_off"):
+            therapist = getattr(w, variant)
+            if kind == "availability":
+                row = m.Availability(district_id=therapist.district_id, therapist_id=therapist.id,
+                                     school_id=therapist.schools[0].id, weekday=0, starts_local=time(8),
+                                     ends_local=time(9))
+            else:
+                from app.db_types import utcnow
+
+                row = m.TimeOff(district_id=therapist.district_id, therapist_id=therapist.id,
+                                starts_at=utcnow() + timedelta(days=n), ends_at=utcnow() + timedelta(days=n, hours=1))
+        elif kind == "teacher":
+            student = getattr(w, variant)
+            row = m.TeacherContact(district_id=student.district_id, student_id=student.id, period_name=f"Period {n}",
+                                   teacher_email="teacher@alpha.example", created_by_id=w.district_admin.id)
+        else:
+            schedule = _scheduling(w)[variant]
+            if kind == "period":
+                row = m.BellPeriod(district_id=schedule.district_id, schedule_id=schedule.id, name=f"Period {n}",
+                                   weekday=0, starts_local=time(8), ends_local=time(9))
+            elif kind == "bell_schedule":
+                row = m.BellSchedule(district_id=schedule.district_id, school_id=schedule.school_id,
+                                     name=f"Schedule {n}")
+            else:
+                row = m.CalendarDay(district_id=schedule.district_id, school_id=schedule.school_id,
+                                    day=date(2030, 1, 1) + timedelta(days=n), kind="no_school")
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    return make
+
+
+def _feed_token(w, variant) -> str:
+    from app.scheduling.feeds import issue_feed
+
+    if variant == "bogus":
+        return "not-a-feed-token"
+    if "feed_token" not in w.__dict__:
+        w.feed_token = issue_feed(w.therapist)
+    return w.feed_token
+
+
 ROUTES: dict[str, Route] = {
     # consent
     "consent.new_request": Route(
@@ -211,6 +304,104 @@ ROUTES: dict[str, Route] = {
         expect(None, district_admin=(200, 200, 200, 404), school_admin=(200, 200, 404, 404),
                therapist=(200, 404, 404, 404), guardian=(200, 404, 404, 404)),
         variants=STUDENT_VARIANTS,
+    ),
+    # scheduling
+    "scheduling.week": Route("GET", lambda w, v: "/schedule/", only(["therapist"], 200)),
+    "scheduling.day": Route("GET", lambda w, v: "/schedule/day", only(["therapist"], 200)),
+    "scheduling.book": Route("GET", lambda w, v: "/schedule/book", only(["therapist"], 200)),
+    "scheduling.availability": Route("GET", lambda w, v: "/schedule/availability", only(["therapist"], 200)),
+    "scheduling.add_time_off": Route("POST", lambda w, v: "/schedule/time-off", only(["therapist"], 200)),
+    "scheduling.delete_availability": Route(
+        "POST", lambda w, v: f"/schedule/availability/{_fresh('availability')(w, v).id}/delete",
+        only(["therapist"], None, therapist=(302, 404, 404)), variants=STAFF_VARIANTS,
+    ),
+    "scheduling.delete_time_off": Route(
+        "POST", lambda w, v: f"/schedule/time-off/{_fresh('time_off')(w, v).id}/delete",
+        only(["therapist"], None, therapist=(302, 404, 404)), variants=STAFF_VARIANTS,
+    ),
+    "scheduling.feed": Route("GET", lambda w, v: "/schedule/feed", only(["therapist"], 200)),
+    "scheduling.regenerate_feed": Route("POST", lambda w, v: "/schedule/feed/regenerate", only(["therapist"], 200)),
+    "scheduling.revoke_feed": Route("POST", lambda w, v: "/schedule/feed/revoke", only(["therapist"], 302)),
+    "scheduling.ical": Route(
+        "GET", lambda w, v: f"/schedule/ical/{_feed_token(w, v)}.ics", expect((200, 404), anonymous=(200, 404)),
+        variants=("valid", "bogus"),
+    ),
+    "scheduling.appointment": Route(
+        "GET", lambda w, v: f"/schedule/appointments/{_scheduling(w)[v].id}",
+        only(STAFF, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404), therapist=(200, 404, 404)),
+        variants=APPOINTMENT_VARIANTS,
+    ),
+    "scheduling.cancel": Route(
+        "POST", lambda w, v: f"/schedule/appointments/{_scheduling(w)[v].id}/cancel",
+        only(STAFF, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404), therapist=(200, 404, 404)),
+        variants=APPOINTMENT_VARIANTS,
+    ),
+    "scheduling.reschedule": Route(
+        "POST", lambda w, v: f"/schedule/appointments/{_scheduling(w)[v].id}/reschedule",
+        only(["therapist"], None, therapist=(200, 404, 404)), variants=APPOINTMENT_VARIANTS,
+    ),
+    "scheduling.attendance": Route(
+        "POST", lambda w, v: f"/schedule/appointments/{_scheduling(w)[v].id}/attendance",
+        only(["therapist"], None, therapist=(200, 404, 404)), variants=APPOINTMENT_VARIANTS,
+    ),
+    "scheduling.teachers": Route(
+        "GET", _id("", "/schedule/students/{id}/teachers"),
+        only(STAFF, None, district_admin=(200, 200, 200, 404), school_admin=(200, 200, 404, 404),
+             therapist=(200, 404, 404, 404)),
+        variants=STUDENT_VARIANTS,
+    ),
+    "scheduling.delete_teacher": Route(
+        "POST", lambda w, v: f"/schedule/teachers/{_fresh('teacher')(w, v).id}/delete",
+        only(STAFF, None, district_admin=(302, 302, 302, 404), school_admin=(302, 302, 404, 404),
+             therapist=(302, 404, 404, 404)),
+        variants=STUDENT_VARIANTS,
+    ),
+    "scheduling.family": Route("GET", lambda w, v: "/schedule/family", only(["guardian"], 200)),
+    "scheduling.reminder_preference": Route("POST", lambda w, v: "/schedule/family/reminders",
+                                            only(["guardian"], 302), data={"enabled": "y"}),
+    "scheduling.schools": Route("GET", lambda w, v: "/schedule/schools",
+                                only(ADMINS, None, school_admin=302, district_admin=200)),
+    "scheduling.school_sessions": Route(
+        "GET", _id("", "/schedule/schools/{id}"),
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.school_calendar": Route(
+        "GET", _id("", "/schedule/schools/{id}/calendar"),
+        only(STAFF, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404), therapist=(200, 404, 404)),
+        variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.add_bell_schedule": Route(
+        "POST", _id("", "/schedule/schools/{id}/bell-schedules"),
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.add_calendar_days": Route(
+        "POST", _id("", "/schedule/schools/{id}/days"),
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.bell_schedule": Route(
+        "GET", lambda w, v: f"/schedule/bell-schedules/{_scheduling(w)[v].id}",
+        only(STAFF, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404), therapist=(200, 404, 404)),
+        variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.add_period": Route(
+        "POST", lambda w, v: f"/schedule/bell-schedules/{_scheduling(w)[v].id}/periods",
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.make_default_schedule": Route(
+        "POST", lambda w, v: f"/schedule/bell-schedules/{_scheduling(w)[v].id}/default",
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.delete_bell_schedule": Route(
+        "POST", lambda w, v: f"/schedule/bell-schedules/{_fresh('bell_schedule')(w, v).id}/delete",
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.delete_period": Route(
+        "POST", lambda w, v: f"/schedule/periods/{_fresh('period')(w, v).id}/delete",
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "scheduling.delete_calendar_day": Route(
+        "POST", lambda w, v: f"/schedule/days/{_fresh('calendar_day')(w, v).id}/delete",
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
     ),
 }
 

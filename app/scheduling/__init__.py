@@ -1,0 +1,1 @@
+"""Scheduling: school calendars, availability, appointments, reminders and iCal feeds."""
