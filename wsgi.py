@@ -9,6 +9,10 @@ import os
 
 ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
 if ASYNC_MODE == "eventlet":
+    # psycopg 3 waits on its socket in C unless told otherwise, which blocks eventlet's hub for
+    # the length of every query (it detects gevent's patching by itself, not eventlet's). The
+    # select()-based wait goes through eventlet's green select. tests/integration/scale proves it.
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
     import eventlet
 
     eventlet.monkey_patch()

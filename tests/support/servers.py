@@ -43,7 +43,7 @@ class Server:
 
 
 def start_server(mode: str, database_url: str, workdir: Path, *, port: int | None = None,
-                 extra_env: dict | None = None, timeout: float = 30) -> Server:
+                 extra_env: dict | None = None, timeout: float = 30, script: str = "wsgi.py") -> Server:
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ def start_server(mode: str, database_url: str, workdir: Path, *, port: int | Non
     }
     log_path = workdir / f"server-{port}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=env,
+        process = subprocess.Popen([sys.executable, script], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     server = Server(process, base, log_path)
     deadline = time.monotonic() + timeout

@@ -38,11 +38,11 @@ def test_every_inline_script_carries_the_nonce(client, world):
         assert 'style="' not in html, f"inline style on {path}"
 
 
-def test_production_has_hsts_secure_host_cookie_and_no_outbox(monkeypatch, database_url, tmp_path):
+def test_production_has_hsts_secure_host_cookie_and_no_outbox(monkeypatch, database_url, tmp_path, make_app):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DATA_ENCRYPTION_KEYS", "ZGV2LW9ubHktbm90LXNlY3JldC1rZXktMzItYnl0ZXM=")
-    app = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, PUBLIC_BASE_URL="https://hr.example")
+    app = make_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, PUBLIC_BASE_URL="https://hr.example")
     assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["MFA_REQUIRED"]

@@ -80,11 +80,8 @@ def test_a_deactivated_therapist_s_feed_stops(app, world):
     assert app.test_client().get(f"/schedule/ical/{token}.ics").status_code == 404
 
 
-def test_the_feed_is_rate_limited(app_config, make_district):
-    from app import create_app
-    from config import TestConfig
-
-    limited = create_app(TestConfig, **{**app_config, "SCHEDULE_ICAL_RATE_LIMIT": "2 per hour"})
+def test_the_feed_is_rate_limited(app_config, make_app):
+    limited = make_app(**{**app_config, "SCHEDULE_ICAL_RATE_LIMIT": "2 per hour"})
     client = limited.test_client()
     statuses = [client.get("/schedule/ical/guess.ics").status_code for _ in range(3)]
     assert statuses == [404, 404, 429]
