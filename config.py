@@ -46,6 +46,8 @@ class Config:
     )
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     REDIS_URL = os.environ.get("REDIS_URL", "")
+    REDIS_MAX_CONNECTIONS = int(os.environ.get("REDIS_MAX_CONNECTIONS", "50"))  # per server process
+    REDIS_POOL_TIMEOUT = float(os.environ.get("REDIS_POOL_TIMEOUT", "10"))  # seconds a publish waits
     ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
 
     # Sessions: server-side records (auth.UserSession); the cookie only names one.

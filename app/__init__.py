@@ -47,6 +47,7 @@ def _select_locale() -> str:
 
 def register_extensions(app: Flask) -> None:
     from app.extensions import babel, csrf, db, limiter, login_manager, mail, migrate, socketio
+    from app.message_queue import message_queue
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(__import__("config").BASE_DIR / "migrations"))
@@ -76,7 +77,7 @@ def register_extensions(app: Flask) -> None:
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
-        message_queue=app.config["REDIS_URL"] or None,
+        client_manager=message_queue(app.config),
         cors_allowed_origins=app.config["SOCKETIO_ALLOWED_ORIGINS"],
         manage_session=False,  # sockets read the Flask session; they never write it
         max_http_buffer_size=64 * 1024,
