@@ -13,6 +13,10 @@ if ASYNC_MODE == "eventlet":
     # the length of every query (it detects gevent's patching by itself, not eventlet's). The
     # select()-based wait goes through eventlet's green select. tests/integration/scale proves it.
     os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+    import warnings
+
+    # eventlet stays supported while it is maintained; its deprecation notice is not for operators.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     import eventlet
 
     eventlet.monkey_patch()
