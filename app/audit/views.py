@@ -65,7 +65,9 @@ def export():
           event.target_type or "", event.target_id or "", event.student_id or "", event.ip or "",
           ";".join(f"{k}={v}" for k, v in sorted((event.details or {}).items()))] for event in events),
     )
-    record("audit.exported", actor=current_user, ip=client_ip(), **{k: str(v) for k, v in filters.items() if v})
+    # Prefixed: "action" and "student_id" are record()'s own arguments (an action filter used to crash the export).
+    record("audit.exported", actor=current_user, ip=client_ip(),
+           **{f"filter_{k}": str(v) for k, v in filters.items() if v})
     db.session.commit()
     return Response(
         text,
