@@ -20,7 +20,9 @@ from app.districts.services import AdminError
 from app.extensions import db
 
 GRADES = ("PK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
-RELATIONSHIPS = ("parent", "guardian", "grandparent", "foster_parent", "relative", "other")
+# Suggestions only: the roster import stores the source system's own words (mother, stepparent...).
+RELATIONSHIPS = ("mother", "father", "parent", "guardian", "grandmother", "grandfather", "stepparent", "foster parent",
+                 "relative", "other")
 US_TIMEZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",
                 "America/Anchorage", "Pacific/Honolulu", "America/Puerto_Rico")
 
@@ -119,8 +121,7 @@ def add_guardian_link(actor: User, student: Student, *, email: str, name: str | 
     email = normalise_email(email)
     if "@" not in email or len(email) > 254:
         raise AdminError("Enter the guardian's email address.")
-    if relationship not in RELATIONSHIPS:
-        raise AdminError("Choose a relationship from the list.")
+    relationship = _clean(relationship, "relationship", 40)
     guardian = db.session.scalar(select(User).where(User.email == email))
     if guardian is not None and (guardian.role != "guardian" or guardian.district_id != student.district_id):
         raise AdminError("This email belongs to an account that cannot be a guardian here.")
@@ -146,8 +147,7 @@ def add_guardian_link(actor: User, student: Student, *, email: str, name: str | 
 
 def update_guardian_link(actor: User, link: GuardianLink, *, relationship: str, legal_authority: bool,
                          restricted: bool, ip: str | None = None, now: datetime | None = None) -> list[str]:
-    if relationship not in RELATIONSHIPS:
-        raise AdminError("Choose a relationship from the list.")
+    relationship = _clean(relationship, "relationship", 40)
     values = {"relationship_label": relationship, "legal_authority": bool(legal_authority),
               "restricted": bool(restricted)}
     changed = [f for f, v in values.items() if getattr(link, f) != v]
