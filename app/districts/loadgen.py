@@ -19,7 +19,7 @@ import time as clock
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select, text
 
 from app.auth.models import User
 from app.auth.services import hash_password
@@ -45,18 +45,34 @@ class LoadResult:
     admin_email: str
 
 
+def _reserve_ids(table, n: int) -> list[int]:
+    """n new primary keys for `table`, in one query: from its sequence on PostgreSQL; after the
+    current maximum on SQLite (one writer at a time, inside this transaction)."""
+    if n == 0:
+        return []
+    if db.session.get_bind().dialect.name == "postgresql":
+        return list(db.session.scalars(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+            {"t": table.name, "n": n}))
+    start = db.session.scalar(select(func.coalesce(func.max(table.c.id), 0))) + 1
+    return list(range(start, start + n))
+
+
 def _insert(model, rows: list[dict], *, returning: bool = False) -> list[int]:
-    """executemany in batches; with returning=True, the new ids in the order of `rows`."""
+    """executemany in batches; with returning=True, the new ids in the order of `rows`.
+
+    Ids are reserved up front rather than read back with RETURNING: psycopg's pipelined
+    executemany of one small statement is several times faster than multi-row VALUES statements.
+    """
     table = model.__table__ if hasattr(model, "__table__") else model
     ids: list[int] = []
+    if returning:
+        ids = _reserve_ids(table, len(rows))
+        for row, new_id in zip(rows, ids, strict=True):
+            row["id"] = new_id
     for i in range(0, len(rows), BATCH):
         chunk = rows[i:i + BATCH]
-        if not chunk:
-            continue
-        if returning:
-            result = db.session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk)
-            ids.extend(row[0] for row in result)
-        else:
+        if chunk:
             db.session.execute(insert(table), chunk)
     return ids
 
