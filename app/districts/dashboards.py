@@ -41,6 +41,12 @@ class Table:
         for key, _label in self.columns[1:]:
             values = [r.get(key) for r in self.rows]
             total[key] = sum(v for v in values if isinstance(v, int | float)) if values else 0
+        # Ratios are recomputed from the totals, never summed.
+        if "percent" in total:
+            planned = total["minutes_planned"]
+            total["percent"] = round(100 * total["minutes_delivered"] / planned) if planned else 0
+        if "average" in total:
+            total["average"] = round(total["on_caseload"] / total["therapists"], 1) if total["therapists"] else 0
         return total
 
     def csv_rows(self) -> list[list]:
