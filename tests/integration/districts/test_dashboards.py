@@ -149,3 +149,10 @@ def test_safe_cell_leaves_numbers_and_plain_text_alone():
         assert safe_cell(dangerous) == "'" + dangerous
     parsed = list(csv.reader(io.StringIO(csv_text(["a", "b"], [["=x", 'quote "q", comma']]))))
     assert parsed == [["a", "b"], ["'=x", 'quote "q", comma']]
+
+
+def test_anonymous_can_fetch_the_chart_library_served_from_node_modules(client):
+    response = client.get("/vendor/chart.umd.min.js")
+    assert response.status_code == 200 and b"Chart" in response.data[:5000]
+    response.close()
+    assert client.get("/vendor/chart.js/package.json").status_code == 404  # only listed files are served
