@@ -62,6 +62,7 @@ class Config:
 
     MFA_REQUIRED = _env_bool("MFA_REQUIRED", False)
     PASSWORD_RESET_MAX_AGE = timedelta(minutes=30)
+    STAFF_INVITE_MAX_AGE = timedelta(days=7)
     LOGIN_LIMIT_PER_ACCOUNT = os.environ.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
     LOGIN_LIMIT_PER_IP = os.environ.get("LOGIN_LIMIT_PER_IP", "20 per 15 minutes")
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")

@@ -379,3 +379,54 @@ def can_view_child_sessions(actor, student, now: datetime | None = None) -> bool
         return False
     link = guardian_link(actor, student)
     return link is not None and not link.restricted
+
+
+# --- people and dashboards (district administration) ---------------------------------------------
+
+
+def can_create_school(actor) -> bool:
+    """New schools change the district's shape: district admins only."""
+    return is_district_admin(actor)
+
+
+def can_edit_school(actor, school, now: datetime | None = None) -> bool:
+    """Rename a school or set its time zone: the district admins and that school's admin."""
+    return can_manage_school_calendar(actor, school, now)
+
+
+def can_invite_staff(actor) -> bool:
+    """District admins invite any staff; school admins invite therapists for their own school."""
+    return is_admin(actor)
+
+
+def can_change_role(actor, user, now: datetime | None = None) -> bool:
+    """Roles decide what a person may see: only district admins change them, never their own."""
+    return (is_district_admin(actor) and _same_district(actor, user) and user.id != actor.id
+            and user.role != "guardian")
+
+
+def can_edit_staff(actor, user, now: datetime | None = None) -> bool:
+    """Which schools a therapist serves, resending an invitation: as for deactivation."""
+    return can_deactivate_user(actor, user, now)
+
+
+def can_edit_student(actor, student, now: datetime | None = None) -> bool:
+    """Names, grade, school, language and the active flag: as for caseload assignment."""
+    return can_assign_student(actor, student, now)
+
+
+def can_manage_guardian_links(actor, student, now: datetime | None = None) -> bool:
+    """Who is a student's guardian, with what authority: the admins of the student's school or district."""
+    return can_assign_student(actor, student, now)
+
+
+def can_view_dashboards(actor) -> bool:
+    return is_admin(actor)
+
+
+def can_view_district_dashboard(actor) -> bool:
+    return is_district_admin(actor)
+
+
+def can_view_school_dashboard(actor, school, now: datetime | None = None) -> bool:
+    return can_manage_school_calendar(actor, school, now)

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime, time, timedelta
 
 from flask import Blueprint, Response, render_template, request
@@ -13,6 +11,7 @@ from app import permissions
 from app.audit.models import AuditEvent
 from app.audit.services import filtered_events, record
 from app.auth.models import User
+from app.csv_export import csv_text
 from app.extensions import db
 from app.permissions import requires
 from app.web import client_ip
@@ -59,20 +58,19 @@ def events():
 @requires(permissions.can_view_audit_log)
 def export():
     filters = _filters()
-    rows = db.session.scalars(filtered_events(current_user.district_id, **filters).limit(EXPORT_LIMIT))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["id", "occurred_at_utc", "actor", "action", "target_type", "target_id", "student_id", "ip", "details"])
-    for event in rows:
-        writer.writerow([
-            event.id, event.occurred_at.isoformat(), event.actor_label, event.action,
-            event.target_type or "", event.target_id or "", event.student_id or "", event.ip or "",
-            ";".join(f"{k}={v}" for k, v in sorted((event.details or {}).items())),
-        ])
-    record("audit.exported", actor=current_user, ip=client_ip(), **{k: str(v) for k, v in filters.items() if v})
+    events = db.session.scalars(filtered_events(current_user.district_id, **filters).limit(EXPORT_LIMIT)).all()
+    text = csv_text(
+        ["id", "occurred_at_utc", "actor", "action", "target_type", "target_id", "student_id", "ip", "details"],
+        ([event.id, event.occurred_at.isoformat(), event.actor_label, event.action,
+          event.target_type or "", event.target_id or "", event.student_id or "", event.ip or "",
+          ";".join(f"{k}={v}" for k, v in sorted((event.details or {}).items()))] for event in events),
+    )
+    # Prefixed: "action" and "student_id" are record()'s own arguments (an action filter used to crash the export).
+    record("audit.exported", actor=current_user, ip=client_ip(),
+           **{f"filter_{k}": str(v) for k, v in filters.items() if v})
     db.session.commit()
     return Response(
-        buffer.getvalue(),
+        text,
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=homeroom-audit.csv"},
     )

@@ -198,3 +198,17 @@ def register(app: Flask) -> None:
         for label, email in logins.items():
             click.echo(f"  {label.ljust(width)}  {email}")
         click.echo("\nMail sent by the app is readable at http://127.0.0.1:5000/dev/outbox/\n")
+
+    @app.cli.command("seed-load")
+    @click.option("--students", type=click.IntRange(1, 500_000), default=1_000, show_default=True,
+                  help="How many students the generated district has.")
+    @click.option("--seed", type=int, default=2026, show_default=True, help="Random seed (same seed, same district).")
+    def seed_load_command(students: int, seed: int):
+        """Generate a large, realistic district for benchmarks (a new district each run)."""
+        from app.districts.loadgen import LOAD_PASSWORD, generate
+
+        result = generate(students, seed=seed)
+        click.echo(f"Created {result.district.name} in {result.seconds:.1f} s:")
+        for key, value in result.counts.items():
+            click.echo(f"  {key.replace('_', ' ')}: {value}")
+        click.echo(f"District admin: {result.admin_email}  password: {LOAD_PASSWORD}")

@@ -134,6 +134,17 @@ def students_query(actor: User, *, school_id: int | None = None, search: str | N
     return query
 
 
+def guardian_links_query(student: Student):
+    return (select(GuardianLink).where(GuardianLink.student_id == student.id)
+            .options(joinedload(GuardianLink.guardian)).order_by(GuardianLink.id))
+
+
+def assignment_history_query(student: Student):
+    return (select(CaseloadAssignment).where(CaseloadAssignment.student_id == student.id)
+            .options(joinedload(CaseloadAssignment.therapist), joinedload(CaseloadAssignment.assigned_by))
+            .order_by(CaseloadAssignment.starts_on.desc(), CaseloadAssignment.id.desc()))
+
+
 def student_record(student: Student) -> dict:
     links = list(
         db.session.scalars(
@@ -168,12 +179,26 @@ def assigned_student_ids(day: date | None = None):
     return select(CaseloadAssignment.student_id).where(_open_on(day or utcnow().date()))
 
 
-def therapists(actor: User) -> list[User]:
+def therapists_query(actor: User):
     query = (select(User).where(User.district_id == actor.district_id, User.role == "therapist",
-                                User.active.is_(True)).options(selectinload(User.schools)).order_by(User.name))
+                                User.active.is_(True)).options(selectinload(User.schools)).order_by(User.name, User.id))
     if actor.role == "school_admin":
         query = query.where(User.id.in_(staff_in_school_ids(actor.school_id)))
-    return list(db.session.scalars(query))
+    return query
+
+
+def therapists(actor: User) -> list[User]:
+    return list(db.session.scalars(therapists_query(actor)))
+
+
+def caseload_counts(people: list[User], day: date | None = None) -> list[tuple[User, int]]:
+    """Each of these therapists with their caseload size on `day` (one query)."""
+    counts = dict(db.session.execute(
+        select(CaseloadAssignment.therapist_id, func.count())
+        .where(CaseloadAssignment.therapist_id.in_([p.id for p in people]), _open_on(day or utcnow().date()))
+        .group_by(CaseloadAssignment.therapist_id)
+    ).all()) if people else {}
+    return [(p, counts.get(p.id, 0)) for p in people]
 
 
 def caseload_sizes(actor: User, day: date | None = None) -> list[tuple[User, int]]:

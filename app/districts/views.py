@@ -28,7 +28,10 @@ def _page() -> int:
 @bp.route("/schools")
 @requires(permissions.is_admin)
 def schools():
-    return render_template("districts/schools.html", overview=queries.admin_overview(current_user))
+    from app.districts.people import US_TIMEZONES
+
+    return render_template("districts/schools.html", overview=queries.admin_overview(current_user),
+                           timezones=US_TIMEZONES, confirm_form=ConfirmForm())
 
 
 @bp.route("/schools/<int:school_id>")
@@ -36,7 +39,10 @@ def schools():
 def school(school_id: int):
     school = get_in_district(School, school_id, current_user.district_id)
     authorize(permissions.can_view_school(current_user, school), not_found=True)
-    return render_template("districts/school.html", school=school)
+    from app.districts.people import US_TIMEZONES
+
+    return render_template("districts/school.html", school=school, confirm_form=ConfirmForm(),
+                           timezones=US_TIMEZONES if school.timezone in US_TIMEZONES else (school.timezone, *US_TIMEZONES))
 
 
 @bp.route("/staff")
@@ -100,8 +106,15 @@ def student(student_id: int):
     record("student.viewed", actor=current_user, target=student, student_id=student.id, ip=client_ip())
     db.session.commit()
     therapists = queries.therapists(current_user) if permissions.can_assign_student(current_user, student) else []
+    links = db.paginate(queries.guardian_links_query(student), page=request.args.get("links_page", 1, type=int) or 1,
+                        per_page=PAGE_SIZE, error_out=False)
+    history = db.paginate(queries.assignment_history_query(student),
+                          page=request.args.get("history_page", 1, type=int) or 1, per_page=PAGE_SIZE, error_out=False)
+    from app.districts.people import RELATIONSHIPS
+
     return render_template("districts/student.html", student=student, therapists=therapists,
-                           confirm_form=ConfirmForm(), **queries.student_record(student))
+                           confirm_form=ConfirmForm(), links=links.items, links_page=links,
+                           assignments=history.items, history_page=history, relationships=RELATIONSHIPS)
 
 
 # --- roster import ------------------------------------------------------------------------------
@@ -178,14 +191,16 @@ def roster_apply(import_id: int):
 @requires(permissions.can_manage_caseloads)
 def caseloads():
     school_id = request.args.get("school", type=int)
-    sizes = queries.caseload_sizes(current_user)
+    sizes_page = db.paginate(queries.therapists_query(current_user), page=request.args.get("therapists_page", 1, type=int) or 1,
+                             per_page=PAGE_SIZE, error_out=False)
+    sizes = queries.caseload_counts(sizes_page.items)
     query = queries.students_query(current_user, school_id=school_id,
                                    search=(request.args.get("q") or "").strip()[:100] or None)
     if request.args.get("show") != "all":
         query = query.where(Student.id.not_in(queries.assigned_student_ids()))
     page = db.paginate(query, page=_page(), per_page=PAGE_SIZE, error_out=False)
     current = queries.current_therapist_names([s.id for s in page.items])
-    return render_template("districts/caseloads.html", sizes=sizes, page=page, current=current,
+    return render_template("districts/caseloads.html", sizes=sizes, sizes_page=sizes_page, page=page, current=current,
                            schools=queries.visible_schools(current_user), school_id=school_id,
                            therapists=queries.therapists(current_user), show=request.args.get("show", ""),
                            confirm_form=ConfirmForm())
@@ -223,3 +238,7 @@ def assign_caseloads():
     if request.form.get("back") == "student" and len(ids) == 1:
         return redirect(url_for("districts.student", student_id=ids[0]))
     return redirect(url_for("districts.caseloads"))
+
+
+# Routes of the other district pages register on this blueprint (split to keep modules small).
+from app.districts import dashboard_views, people_views  # noqa: E402,F401

@@ -197,6 +197,28 @@ def _feed_token(w, variant) -> str:
     return w.feed_token
 
 
+LINK_VARIANTS = ("own_student", "school_b_student", "foreign_student")
+
+
+def _guardian_link(w, variant):
+    """A new guardian linked to the variant's student, per request (some routes remove the link)."""
+    from app.auth.models import User
+    from app.districts.models import GuardianLink
+    from app.extensions import db
+
+    student = getattr(w, variant)
+    n = next(_fresh_counter)
+    parent = User(email=f"linked-{n}@family.example", name=f"Linked Parent {n}", role="guardian",
+                  district_id=student.district_id, password_hash="x")
+    db.session.add(parent)
+    db.session.flush()
+    link = GuardianLink(district_id=student.district_id, guardian_id=parent.id, student_id=student.id,
+                        relationship_label="parent", legal_authority=True)
+    db.session.add(link)
+    db.session.commit()
+    return link
+
+
 ROUTES: dict[str, Route] = {
     # consent
     "consent.new_request": Route(
@@ -260,6 +282,59 @@ ROUTES: dict[str, Route] = {
     ),
     "districts.caseloads": Route("GET", lambda w, v: "/caseloads", only(ADMINS, 200)),
     "districts.assign_caseloads": Route("POST", lambda w, v: "/caseloads/assign", only(ADMINS, 302)),
+    # district administration: people and dashboards
+    "districts.create_school": Route("POST", lambda w, v: "/schools/new", only(["district_admin"], 302)),
+    "districts.edit_school": Route(
+        "POST", _id("", "/schools/{id}/edit"),
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "districts.invite_staff": Route("GET", lambda w, v: "/staff/invite", only(ADMINS, 200)),
+    "districts.staff_member": Route(
+        "GET", _id("", "/staff/{id}"),
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=STAFF_VARIANTS,
+    ),
+    "districts.change_staff_role": Route(
+        "POST", _id("", "/staff/{id}/role"),
+        only(["district_admin"], None, district_admin=(302, 302, 404)), variants=STAFF_VARIANTS,
+    ),
+    "districts.staff_schools": Route(
+        "POST", _id("", "/staff/{id}/schools"),
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=STAFF_VARIANTS,
+    ),
+    "districts.resend_invitation": Route(
+        "POST", _id("", "/staff/{id}/resend-invitation"),
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=STAFF_VARIANTS,
+    ),
+    "districts.accept_invite": Route("GET", lambda w, v: "/welcome/not-a-token", expect(400, anonymous=400)),
+    "districts.edit_student": Route(
+        "GET", _id("", "/students/{id}/edit"),
+        only(ADMINS, None, district_admin=(200, 200, 200, 404), school_admin=(200, 200, 404, 404)),
+        variants=STUDENT_VARIANTS,
+    ),
+    "districts.add_guardian_link": Route(
+        "POST", _id("", "/students/{id}/guardians"),
+        only(ADMINS, None, district_admin=(302, 302, 302, 404), school_admin=(302, 302, 404, 404)),
+        variants=STUDENT_VARIANTS,
+    ),
+    "districts.edit_guardian_link": Route(
+        "POST", lambda w, v: f"/guardian-links/{_guardian_link(w, v).id}",
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=LINK_VARIANTS,
+    ),
+    "districts.remove_guardian_link": Route(
+        "POST", lambda w, v: f"/guardian-links/{_guardian_link(w, v).id}/remove",
+        only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=LINK_VARIANTS,
+    ),
+    "districts.dashboard": Route("GET", lambda w, v: "/dashboard", only(ADMINS, None, district_admin=200,
+                                                                         school_admin=302)),
+    "districts.dashboard_csv": Route("GET", lambda w, v: "/dashboard/sessions.csv", only(["district_admin"], 200)),
+    "districts.school_dashboard": Route(
+        "GET", _id("", "/dashboard/schools/{id}"),
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
+    "districts.school_dashboard_csv": Route(
+        "GET", _id("", "/dashboard/schools/{id}/consent.csv"),
+        only(ADMINS, None, district_admin=(200, 200, 404), school_admin=(200, 404, 404)), variants=SCHOOL_VARIANTS,
+    ),
     # foundation
     "core.index": Route("GET", lambda w, v: "/", expect(302, anonymous=200)),
     "core.home": Route("GET", lambda w, v: "/home", expect(200)),

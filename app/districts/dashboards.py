@@ -1,0 +1,262 @@
+"""District and school dashboards: aggregate SQL (GROUP BY), a fixed number of queries per page.
+
+Definitions (also in docs/DISTRICT_ADMIN.md):
+* sessions scheduled: every appointment whose school-local date is in the range, whatever became of it;
+* delivered: attendance recorded as attended; no-shows: attendance no_show; cancellations: status cancelled;
+* minutes planned: the booked length of every session in the range except cancelled ones;
+  minutes delivered: the minutes recorded for attended sessions;
+* consent coverage, at the moment the page is drawn, for active students (consent_is_active semantics,
+  any scope): active (a grant in force), expiring (active, and the last grant ends within 30 days),
+  pending (no grant in force, an open request not yet expired), missing (neither);
+* caseloads: open caseload assignments today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import and_, case, distinct, func, or_, select
+
+from app.auth.models import User
+from app.consent.models import OPEN_STATUSES, ConsentGrant, ConsentRequest
+from app.consent.queries import EXPIRING_WITHIN
+from app.districts.models import CaseloadAssignment, District, School, Student
+from app.extensions import db
+from app.scheduling.models import Appointment
+
+
+@dataclass
+class Table:
+    """One dashboard table: drawn as HTML, as a chart and as CSV from the same rows."""
+
+    key: str
+    title: str
+    columns: list[tuple[str, str]]  # (key, label); the first column labels the row
+    rows: list[dict] = field(default_factory=list)
+    chart: dict = field(default_factory=dict)  # {"type": "bar", "series": [column keys], "stacked": bool}
+
+    def totals(self) -> dict:
+        total = {self.columns[0][0]: "Total"}
+        for key, _label in self.columns[1:]:
+            values = [r.get(key) for r in self.rows]
+            total[key] = sum(v for v in values if isinstance(v, int | float)) if values else 0
+        # Ratios are recomputed from the totals, never summed.
+        if "percent" in total:
+            planned = total["minutes_planned"]
+            total["percent"] = round(100 * total["minutes_delivered"] / planned) if planned else 0
+        if "average" in total:
+            total["average"] = round(total["on_caseload"] / total["therapists"], 1) if total["therapists"] else 0
+        return total
+
+    def csv_rows(self) -> list[list]:
+        keys = [k for k, _ in self.columns]
+        return [[row.get(k, "") for k in keys] for row in [*self.rows, self.totals()]]
+
+    def chart_data(self) -> dict:
+        labels = {k: v for k, v in self.columns}
+        return {
+            "id": self.key,
+            "type": self.chart.get("type", "bar"),
+            "stacked": self.chart.get("stacked", False),
+            "labels": [str(r[self.columns[0][0]]) for r in self.rows],
+            "datasets": [{"label": labels[k], "data": [r.get(k) or 0 for r in self.rows]}
+                         for k in self.chart.get("series", [])],
+        }
+
+
+def school_year_start(district: District, today: date) -> date:
+    """August 1 before the district's school-year end (US school years start in August)."""
+    end = district.school_year_end
+    start = date(end.year - 1, 8, 1)
+    if start > today:  # the configured year has not started: use the current one
+        start = date(today.year if today.month >= 8 else today.year - 1, 8, 1)
+    return start
+
+
+def default_range(district: District, today: date) -> tuple[date, date]:
+    return school_year_start(district, today), today
+
+
+def _minutes(start_col, end_col):
+    """Whole minutes between two timestamp columns, on SQLite and PostgreSQL."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end_col - start_col) / 60
+    return func.round((func.julianday(end_col) - func.julianday(start_col)) * 1440)
+
+
+def _int(value) -> int:
+    return int(round(value or 0))
+
+
+def sessions_table(district_id: int, start: date, end: date, *, school: School | None,
+                   names: dict[int, str]) -> Table:
+    """Sessions per school (district dashboard) or per therapist (school dashboard): one query."""
+    group = Appointment.therapist_id if school else Appointment.school_id
+    cancelled = Appointment.status == "cancelled"
+    query = (
+        select(
+            group,
+            func.count(),
+            func.sum(case((Appointment.attendance == "attended", 1), else_=0)),
+            func.sum(case((Appointment.attendance == "no_show", 1), else_=0)),
+            func.sum(case((cancelled, 1), else_=0)),
+            func.sum(case((cancelled, 0), else_=_minutes(Appointment.starts_at, Appointment.ends_at))),
+            func.sum(case((Appointment.attendance == "attended", func.coalesce(Appointment.minutes_delivered, 0)),
+                          else_=0)),
+        )
+        .where(Appointment.district_id == district_id, Appointment.local_date >= start, Appointment.local_date <= end)
+        .group_by(group)
+    )
+    if school is not None:
+        query = query.where(Appointment.school_id == school.id)
+    if school is not None:
+        names = names | dict(db.session.execute(
+            select(User.id, User.name).where(User.id.in_(query.with_only_columns(group).scalar_subquery()))).all())
+    rows = []
+    for key, scheduled, delivered, no_show, cancelled_n, planned, minutes in db.session.execute(query).all():
+        rows.append({"name": names.get(key, f"#{key}"), "scheduled": scheduled, "delivered": _int(delivered),
+                     "no_shows": _int(no_show), "cancelled": _int(cancelled_n), "minutes_planned": _int(planned),
+                     "minutes_delivered": _int(minutes)})
+    rows.sort(key=lambda r: r["name"])
+    return Table(
+        "sessions", "Sessions", [("name", "Therapist" if school else "School"), ("scheduled", "Scheduled"),
+                                 ("delivered", "Delivered"), ("no_shows", "No-shows"), ("cancelled", "Cancelled"),
+                                 ("minutes_planned", "Minutes planned"), ("minutes_delivered", "Minutes delivered")],
+        rows, {"type": "bar", "series": ["delivered", "no_shows", "cancelled"], "stacked": True},
+    )
+
+
+def minutes_table(sessions: Table) -> Table:
+    columns = [sessions.columns[0], ("minutes_planned", "Minutes planned"), ("minutes_delivered", "Minutes delivered"),
+               ("percent", "Delivered (% of planned)")]
+    rows = [{**{k: r[k] for k, _ in columns[:3]},
+             "percent": round(100 * r["minutes_delivered"] / r["minutes_planned"]) if r["minutes_planned"] else 0}
+            for r in sessions.rows]
+    table = Table("minutes", "Minutes delivered against planned", columns, rows,
+                  {"type": "bar", "series": ["minutes_planned", "minutes_delivered"]})
+    return table
+
+
+def consent_table(district_id: int, now: datetime, *, school: School | None, names: dict[int, str]) -> Table:
+    """Consent coverage of active students per school (or per grade at one school): one query."""
+    in_force = (
+        select(ConsentGrant.student_id.label("student_id"), func.max(ConsentGrant.expires_at).label("until"))
+        .where(ConsentGrant.district_id == district_id, ConsentGrant.granted_at <= now, ConsentGrant.expires_at > now,
+               or_(ConsentGrant.revoked_at.is_(None), ConsentGrant.revoked_at > now))
+        .group_by(ConsentGrant.student_id)
+        .subquery()
+    )
+    pending = (
+        select(ConsentRequest.student_id.label("student_id"))
+        .where(ConsentRequest.district_id == district_id, ConsentRequest.status.in_(OPEN_STATUSES),
+               ConsentRequest.expires_at > now)
+        .group_by(ConsentRequest.student_id)
+        .subquery()
+    )
+    group = Student.grade if school else Student.school_id
+    has_grant = in_force.c.student_id.is_not(None)
+    query = (
+        select(
+            group,
+            func.count(),
+            func.sum(case((has_grant, 1), else_=0)),
+            func.sum(case((and_(has_grant, in_force.c.until <= now + EXPIRING_WITHIN), 1), else_=0)),
+            func.sum(case((and_(~has_grant, pending.c.student_id.is_not(None)), 1), else_=0)),
+        )
+        .select_from(Student)
+        .outerjoin(in_force, in_force.c.student_id == Student.id)
+        .outerjoin(pending, pending.c.student_id == Student.id)
+        .where(Student.district_id == district_id, Student.active.is_(True))
+        .group_by(group)
+    )
+    if school is not None:
+        query = query.where(Student.school_id == school.id)
+    rows = []
+    for key, students, active, expiring, pending_n in db.session.execute(query).all():
+        active, expiring, pending_n = _int(active), _int(expiring), _int(pending_n)
+        label = f"Grade {key}" if school else names.get(key, f"#{key}")
+        rows.append({"name": label, "students": students, "active": active, "expiring": expiring,
+                     "pending": pending_n, "missing": students - active - pending_n})
+    rows.sort(key=lambda r: r["name"])
+    return Table(
+        "consent", "Consent coverage today",
+        [("name", "Grade" if school else "School"), ("students", "Active students"), ("active", "Consent active"),
+         ("expiring", "Expiring within 30 days"), ("pending", "Pending"), ("missing", "Missing")],
+        rows, {"type": "bar", "series": ["active", "pending", "missing"], "stacked": True},
+    )
+
+
+def caseload_table(district_id: int, today: date, *, school: School | None, names: dict[int, str]) -> Table:
+    """District: per school, therapists with a caseload there, students on one and without. School: per therapist."""
+    open_today = and_(CaseloadAssignment.starts_on <= today,
+                      or_(CaseloadAssignment.ends_on.is_(None), CaseloadAssignment.ends_on >= today))
+    if school is not None:
+        query = (
+            select(User.name, func.count(distinct(Student.id)))
+            .select_from(CaseloadAssignment)
+            .join(Student, Student.id == CaseloadAssignment.student_id)
+            .join(User, User.id == CaseloadAssignment.therapist_id)
+            .where(CaseloadAssignment.district_id == district_id, Student.school_id == school.id,
+                   Student.active.is_(True), open_today)
+            .group_by(User.id, User.name)
+        )
+        rows = [{"name": name, "students": n} for name, n in db.session.execute(query).all()]
+        rows.sort(key=lambda r: r["name"])
+        return Table("caseloads", "Caseload sizes today", [("name", "Therapist"), ("students", "Students")], rows,
+                     {"type": "bar", "series": ["students"]})
+    assigned = select(CaseloadAssignment.student_id.label("student_id"),
+                      func.count(distinct(CaseloadAssignment.therapist_id)).label("n")) \
+        .where(CaseloadAssignment.district_id == district_id, open_today) \
+        .group_by(CaseloadAssignment.student_id).subquery()
+    therapists = (
+        select(Student.school_id, func.count(distinct(CaseloadAssignment.therapist_id)))
+        .join(CaseloadAssignment, CaseloadAssignment.student_id == Student.id)
+        .where(Student.district_id == district_id, Student.active.is_(True), open_today)
+        .group_by(Student.school_id)
+    )
+    therapist_counts = dict(db.session.execute(therapists).all())
+    query = (
+        select(Student.school_id, func.count(), func.sum(case((assigned.c.n.is_not(None), 1), else_=0)))
+        .select_from(Student)
+        .outerjoin(assigned, assigned.c.student_id == Student.id)
+        .where(Student.district_id == district_id, Student.active.is_(True))
+        .group_by(Student.school_id)
+    )
+    rows = []
+    for school_id, students, on_caseload in db.session.execute(query).all():
+        on_caseload = _int(on_caseload)
+        n_therapists = therapist_counts.get(school_id, 0)
+        rows.append({"name": names.get(school_id, f"#{school_id}"), "therapists": n_therapists,
+                     "on_caseload": on_caseload, "unassigned": students - on_caseload,
+                     "average": round(on_caseload / n_therapists, 1) if n_therapists else 0})
+    rows.sort(key=lambda r: r["name"])
+    return Table("caseloads", "Caseloads today",
+                 [("name", "School"), ("therapists", "Therapists with a caseload"),
+                  ("on_caseload", "Students on a caseload"), ("unassigned", "Students without a therapist"),
+                  ("average", "Average caseload")],
+                 rows, {"type": "bar", "series": ["on_caseload", "unassigned"], "stacked": True})
+
+
+@dataclass
+class Dashboard:
+    start: date
+    end: date
+    school: School | None
+    tables: list[Table]
+
+    def table(self, key: str) -> Table:
+        return next(t for t in self.tables if t.key == key)
+
+
+def build(district: District, *, start: date, end: date, now: datetime, school: School | None = None) -> Dashboard:
+    """Every table of one dashboard, in five queries whatever the district's size."""
+    names = dict(db.session.execute(select(School.id, School.name).where(School.district_id == district.id)).all())
+    sessions = sessions_table(district.id, start, end, school=school, names=names)
+    return Dashboard(start, end, school, [
+        sessions,
+        minutes_table(sessions),
+        consent_table(district.id, now, school=school, names=names),
+        caseload_table(district.id, now.date(), school=school, names=names),
+    ])
+
