@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
@@ -66,7 +67,8 @@ def _session_now(app, source_id: str) -> tuple[int, int | None]:
         start = utcnow().replace(second=0, microsecond=0)
         appointment = Appointment(
             district_id=student.district_id, school_id=student.school_id, therapist_id=therapist.id,
-            student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=30), local_date=start.date(),
+            student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=30),
+            local_date=start.astimezone(ZoneInfo(student.school.timezone)).date(),
             modality="telehealth", status="scheduled", created_by_id=therapist.id)
         db.session.add(appointment)
         db.session.commit()
@@ -158,6 +160,12 @@ def test_therapist_and_student_meet_by_video_mute_chat_and_end(browser, page, ba
         page.get_by_label("Message").fill("Great to see you too.")
         page.get_by_label("Message").press("Enter")
         expect(student.locator("#chat-log")).to_contain_text("Counselor: Great to see you too.")
+
+        # A reload (or a blip that drops the page) rejoins the call.
+        student.reload()
+        _wait_for(student, "() => window.homeroomCall && window.homeroomCall.connectionState === 'connected'", 20)
+        _wait_for(page, "() => window.homeroomCall.pc && window.homeroomCall.pc.connectionState === 'connected'", 20)
+        assert _wait_for(student, INBOUND_VIDEO_BYTES) > 0
 
         # End: both pages say so within 2 seconds.
         started = time.monotonic()

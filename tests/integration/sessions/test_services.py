@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +23,9 @@ def _appointment(world, *, start, minutes=30, modality="telehealth", therapist=N
     student = student or world.own_student
     row = Appointment(district_id=student.district_id, school_id=student.school_id, therapist_id=therapist.id,
                       student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=minutes),
-                      local_date=start.date(), modality=modality, status="scheduled", created_by_id=therapist.id)
+
+                      local_date=start.astimezone(ZoneInfo(student.school.timezone)).date(),
+                      modality=modality, status="scheduled", created_by_id=therapist.id)
     db.session.add(row)
     db.session.commit()
     return row

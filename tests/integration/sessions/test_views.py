@@ -4,6 +4,7 @@ room page, the consent gate and the join rate limits."""
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from app.db_types import utcnow
 from app.extensions import db
@@ -23,7 +24,9 @@ def test_therapist_can_open_the_room_from_the_appointment_page(app, world, clien
     start = utcnow().replace(second=0, microsecond=0) + timedelta(minutes=5)
     appointment = Appointment(district_id=world.district.id, school_id=world.school_a.id, therapist_id=world.therapist.id,
                               student_id=world.own_student.id, starts_at=start, ends_at=start + timedelta(minutes=30),
-                              local_date=start.date(), modality="telehealth", status="scheduled",
+
+                              local_date=start.astimezone(ZoneInfo(world.school_a.timezone)).date(),
+                              modality="telehealth", status="scheduled",
                               created_by_id=world.therapist.id)
     db.session.add(appointment)
     db.session.commit()
@@ -160,3 +163,21 @@ def test_state_changes_need_csrf(app, world, client, live_room):
     assert client.post(f"/sessions/rooms/{room.id}/end").status_code == 400
     assert client.post("/join", data={"code": room.join_code}).status_code == 400
     assert db.session.query(StudentGrant).count() == 0
+
+
+def test_therapist_can_open_the_room_from_todays_agenda(app, world, client, grant_consent):
+    from app.scheduling.models import Appointment
+
+    grant_consent(world.own_student, world.therapist, now=utcnow() - timedelta(minutes=5))
+    start = utcnow().replace(second=0, microsecond=0)
+    appointment = Appointment(district_id=world.district.id, school_id=world.school_a.id, therapist_id=world.therapist.id,
+                              student_id=world.own_student.id, starts_at=start, ends_at=start + timedelta(minutes=30),
+
+                              local_date=start.astimezone(ZoneInfo(world.school_a.timezone)).date(),
+                              modality="telehealth", status="scheduled",
+                              created_by_id=world.therapist.id)
+    db.session.add(appointment)
+    db.session.commit()
+    login(client, world.therapist)
+    page = client.get("/home").get_data(as_text=True)
+    assert f"/sessions/appointments/{appointment.id}/open" in page
