@@ -69,6 +69,7 @@ const media = (async () => {
     try {
       localStream = await navigator.mediaDevices.getUserMedia(constraints);
       localVideo.srcObject = localStream;
+      localVideo.play().catch(() => {});
       return localStream;
     } catch (error) { /* try with less */ }
   }
@@ -134,7 +135,11 @@ async function startPeer() {
     const stream = streams[0] || new MediaStream([track]);
     if (remoteVideo.srcObject !== stream) {
       remoteVideo.srcObject = stream;
-      remoteVideo.play().catch(() => { $('play-audio').hidden = false; });
+      remoteVideo.play().catch((error) => {
+        // Browsers may refuse sound until the person clicks: offer a button (other errors are a
+        // newer stream replacing this one, and need nothing).
+        if (error && error.name === 'NotAllowedError') $('play-audio').hidden = false;
+      });
     }
   };
   pc.onconnectionstatechange = () => {
