@@ -246,8 +246,17 @@ function tickTimer() {
     const seconds = Math.max(0, Math.floor((now - startedAt) / 1000));
     $('timer').textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
   }
-  if (now >= closesAt && !state.ended) setStatus('The session time is over.');
+  if (now >= closesAt && !state.ended) {
+    setStatus('The session time is over.');
+    // The server ends a room whose time is over at its next event: nudge it now and then, so
+    // both pages hear `session_ended` (reason "closed") even if nobody does anything.
+    if (socket.connected && now - lastNudge > 15000) {
+      lastNudge = now;
+      socket.emit('media_state', { muted: state.muted, camera_off: state.cameraOff });
+    }
+  }
 }
+let lastNudge = 0;
 
 // --- ending --------------------------------------------------------------------------------------
 

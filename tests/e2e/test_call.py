@@ -119,6 +119,8 @@ def _student_joins_by_code(student, base_url, code: str) -> None:
     student.get_by_role("button", name="Yes, I'm ready").click()
     expect(student.get_by_role("heading", name="You're in the waiting room")).to_be_visible()
     _wait_for(student, "() => window.homeroomWaiting && window.homeroomWaiting.socketConnected")
+    _wait_for(student, "() => window.homeroomWaiting.previewing")  # the camera and microphone preview runs
+    expect(student.get_by_text("Your camera and microphone are working.")).to_be_visible()
 
 
 def _admit_and_connect(page, student) -> None:
