@@ -32,3 +32,4 @@ from app.scheduling.models import (  # noqa: F401
     TeacherContact,
     TimeOff,
 )
+from app.sessions.models import LiveRoom, RoomSocket, StudentGrant  # noqa: F401
