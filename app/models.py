@@ -32,3 +32,4 @@ from app.scheduling.models import (  # noqa: F401
     TeacherContact,
     TimeOff,
 )
+from app.sessions.notes import SessionNote  # noqa: F401
