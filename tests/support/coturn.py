@@ -89,7 +89,23 @@ class Coturn:
                 self.process.wait(timeout=5)
 
 
-def config_text(port: int, secret: str, realm: str, workdir: Path) -> str:
+LOOPBACK_ONLY_PEER_RULES = [
+    # Loopback only: allow 127.x as peers, then deny every other address, so the one peer
+    # this test server will relay to is 127.0.0.1.
+    "allow-loopback-peers",
+    "denied-peer-ip=0.0.0.0-126.255.255.255",
+    "denied-peer-ip=127.0.0.0",
+    "denied-peer-ip=127.0.0.2-255.255.255.255",
+    # The relay socket is IPv4 (relay-ip), so IPv6 peers are unreachable anyway; deny them too.
+    # (A single "::-ffff:…" range would also match IPv4 addresses in coturn 4.6, 127.0.0.1 included.)
+    "denied-peer-ip=::1",
+    "denied-peer-ip=2000::-3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "denied-peer-ip=fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    "denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+]
+
+
+def config_text(port: int, secret: str, realm: str, workdir: Path, peer_rules: list[str] | None = None) -> str:
     lines = [
         f"listening-ip={LOOPBACK}",
         f"relay-ip={LOOPBACK}",
@@ -102,18 +118,7 @@ def config_text(port: int, secret: str, realm: str, workdir: Path) -> str:
         "fingerprint",
         "no-cli",
         "no-multicast-peers",
-        # Loopback only: allow 127.x as peers, then deny every other address, so the one peer
-        # this test server will relay to is 127.0.0.1.
-        "allow-loopback-peers",
-        "denied-peer-ip=0.0.0.0-126.255.255.255",
-        "denied-peer-ip=127.0.0.0",
-        "denied-peer-ip=127.0.0.2-255.255.255.255",
-        # The relay socket is IPv4 (relay-ip), so IPv6 peers are unreachable anyway; deny them too.
-        # (A single "::-ffff:…" range would also match IPv4 addresses in coturn 4.6, 127.0.0.1 included.)
-        "denied-peer-ip=::1",
-        "denied-peer-ip=2000::-3fff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-        "denied-peer-ip=fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
-        "denied-peer-ip=fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        *(LOOPBACK_ONLY_PEER_RULES if peer_rules is None else peer_rules),
         "user-quota=12",
         "total-quota=100",
         "stale-nonce=600",
@@ -128,11 +133,12 @@ def config_text(port: int, secret: str, realm: str, workdir: Path) -> str:
 
 
 def start_coturn(workdir: Path, *, secret: str = "test-turn-secret", realm: str = "homeroom.test",
-                 timeout: float = 15) -> Coturn:
+                 peer_rules: list[str] | None = None, timeout: float = 15) -> Coturn:
+    """Start coturn; `peer_rules` replaces the loopback-only peer policy (e.g. production's list)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = _free_port_pair()
     conf = workdir / "turnserver.conf"
-    conf.write_text(config_text(port, secret, realm, workdir))
+    conf.write_text(config_text(port, secret, realm, workdir, peer_rules))
     # -c: only our file, never /etc/turnserver.conf.
     process = subprocess.Popen([TURNSERVER, "-c", str(conf)], cwd=workdir, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)

@@ -4,6 +4,7 @@ server relays for 127.0.0.1 only. Spoken to with a small RFC 5766 client, no bro
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,41 @@ def test_the_test_server_relays_to_no_address_but_127_0_0_1(coturn, peer):
         assert refused.cls == "error" and refused.error_code == 403, refused.error_code
     finally:
         client.close()
+
+
+# --- the production peer policy in docs/DEPLOYMENT.md ------------------------------------------
+
+DEPLOYMENT = Path(__file__).resolve().parents[3] / "docs" / "DEPLOYMENT.md"
+
+
+def documented_peer_rules() -> list[str]:
+    text = DEPLOYMENT.read_text()
+    block = text.split("### /etc/turnserver.conf", 1)[1].split("```ini\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.startswith(("denied-peer-ip=", "allowed-peer-ip="))]
+
+
+@pytest.fixture(scope="module")
+def production_policy_coturn(tmp_path_factory):
+    if not turnserver_available():
+        if IN_CI:
+            pytest.fail("turnserver is not installed; CI must run the TURN tests (make coturn)")
+        pytest.skip("turnserver is not installed (make coturn)")
+    rules = documented_peer_rules()
+    assert len(rules) > 10, "the coturn section of docs/DEPLOYMENT.md lost its denied-peer-ip lines"
+    with running_coturn(tmp_path_factory.mktemp("coturn-prod"), peer_rules=rules) as server:
+        yield server
+
+
+PUBLIC_PEERS = ["8.8.8.8", "1.1.1.1", "93.184.216.34"]
+PRIVATE_PEERS = ["10.1.2.3", "172.16.0.1", "172.31.255.254", "192.168.1.1", "127.0.0.1", "127.8.8.8",
+                 "169.254.169.254", "100.64.0.1", "100.127.255.254", "0.0.0.0", "224.0.0.251", "255.255.255.255"]  # noqa: S104 - peers, not binds
+
+
+def test_documented_policy_relays_to_public_addresses_only(production_policy_coturn):
+    client = _client(production_policy_coturn, timedelta(minutes=10))
+    try:
+        assert client.allocate().cls == "success"
+        allowed = {peer: client.create_permission(peer).cls for peer in PUBLIC_PEERS + PRIVATE_PEERS}
+    finally:
+        client.close()
+    assert allowed == {**dict.fromkeys(PUBLIC_PEERS, "success"), **dict.fromkeys(PRIVATE_PEERS, "error")}
