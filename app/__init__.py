@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from app.scheduling.views import bp as scheduling_bp
     from app.sessions.notes_views import bp as session_notes_bp
     from app.sessions.preflight import bp as preflight_bp
+    from app.sessions.views import bp as sessions_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
@@ -103,13 +104,18 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(scheduling_bp)
     app.register_blueprint(preflight_bp)
     app.register_blueprint(session_notes_bp)
+    app.register_blueprint(sessions_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)
     app.jinja_env.globals["can"] = TemplateRules()
 
 
 def register_namespaces(app: Flask) -> None:
-    """Socket.IO namespaces are added here as the live-session and games domains arrive."""
+    """Socket.IO namespaces: live sessions (/waiting, /call); games add theirs here."""
+    from app.extensions import socketio
+    from app.sessions.events import register as register_session_namespaces
+
+    register_session_namespaces(socketio)
 
 
 def register_cli(app: Flask) -> None:
@@ -125,8 +131,10 @@ def register_cli(app: Flask) -> None:
 def register_subscribers(app: Flask) -> None:
     """Domains react to each other's signals (arrows point one way: scheduling -> consent)."""
     from app.scheduling.subscribers import register_subscribers as scheduling_subscribers
+    from app.sessions.subscribers import register_subscribers as sessions_subscribers
 
     scheduling_subscribers(app)
+    sessions_subscribers(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

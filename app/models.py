@@ -32,4 +32,5 @@ from app.scheduling.models import (  # noqa: F401
     TeacherContact,
     TimeOff,
 )
+from app.sessions.models import LiveRoom, RoomSocket, StudentGrant  # noqa: F401
 from app.sessions.notes import SessionNote  # noqa: F401
