@@ -74,18 +74,25 @@ def save_note(appointment_id: int):
     form = AfterSessionForm()
     if not form.validate_on_submit():
         return _render(appointment, form, 400)
-    if permissions.can_change_appointment(current_user, appointment) and form.attendance.data:
+    records_attendance = bool(permissions.can_change_appointment(current_user, appointment) and form.attendance.data)
+    has_note = any((f.data or "").strip() for f in (form.dap_data, form.dap_assessment, form.dap_plan))
+    if not records_attendance and not has_note:
+        form.dap_data.errors = [*form.dap_data.errors, "Write at least one part of the note."]
+        return _render(appointment, form, 400)
+    if records_attendance:
         try:
             booking.record_attendance(current_user, appointment, attendance=form.attendance.data,
                                       minutes_delivered=form.minutes.data, ip=client_ip())
         except SchedulingError as exc:
             form.minutes.errors = [*form.minutes.errors, str(exc)]
             return _render(appointment, form, 400)
-    try:
-        write_note_service(current_user, appointment, data=form.dap_data.data, assessment=form.dap_assessment.data,
-                           plan=form.dap_plan.data, ip=client_ip())
-    except SessionNoteError as exc:
-        form.dap_data.errors = [*form.dap_data.errors, str(exc)]
-        return _render(appointment, form, 400)
-    flash("Saved the session record and your note.", "success")
+    if has_note:
+        try:
+            write_note_service(current_user, appointment, data=form.dap_data.data, assessment=form.dap_assessment.data,
+                               plan=form.dap_plan.data, ip=client_ip())
+        except SessionNoteError as exc:
+            form.dap_data.errors = [*form.dap_data.errors, str(exc)]
+            return _render(appointment, form, 400)
+    flash("Saved the attendance and your note." if records_attendance and has_note
+          else "Saved the attendance." if records_attendance else "Saved your note.", "success")
     return redirect(url_for("session_notes.note", appointment_id=appointment.id))

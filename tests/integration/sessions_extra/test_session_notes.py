@@ -173,12 +173,20 @@ def test_note_cannot_be_written_before_the_session_starts(app, world, past_sessi
     assert note_for(appointment) is None
 
 
-def test_empty_note_is_refused_with_a_message(app, world, past_session, login_as):
+def test_therapist_can_record_attendance_alone(app, world, past_session, login_as):
     appointment = past_session()
-    response = _save(login_as(world.therapist), appointment, attendance="attended", minutes="30")
+    response = _save(login_as(world.therapist), appointment, attendance="no_show")
+    assert response.status_code == 302
+    assert _fresh(appointment).attendance == "no_show" and note_for(appointment) is None
+
+
+def test_empty_note_is_refused_with_a_message(app, world, past_session, login_as, assign):
+    appointment = past_session()
+    assign(world.other_therapist, world.own_student)  # may write the note, not the attendance
+    response = _save(login_as(world.other_therapist), appointment, attendance="attended", minutes="30")
     assert response.status_code == 400
     assert "Write at least one part of the note." in response.get_data(as_text=True)
-    assert note_for(appointment) is None
+    assert note_for(appointment) is None and _fresh(appointment).attendance is None
 
 
 def test_bad_minutes_keep_the_note_text_on_the_page(app, world, past_session, login_as):
