@@ -89,13 +89,8 @@ class Config:
         "SOCKETIO_ALLOWED_ORIGINS", ["http://127.0.0.1:5000", "http://localhost:5000"]
     )
 
-    # Live sessions: ICE servers. TURN credentials are ephemeral (coturn's REST scheme: HMAC over an
-    # expiring username with TURN_SECRET, shared with coturn's `static-auth-secret`).
-    STUN_URLS = _env_list("STUN_URLS", [])
-    TURN_URLS = _env_list("TURN_URLS", [])
-    TURN_SECRET = os.environ.get("TURN_SECRET", "")
-    # "all" (default) or "relay" (force every call through TURN: tests, and schools whose
-    # networks block peer-to-peer UDP).
+    # ICE transport policy for calls: "all" (default) or "relay" (every call through TURN: the relay
+    # test, and schools whose networks block peer-to-peer UDP). The call page must read it (see live2 report).
     ICE_TRANSPORT_POLICY = os.environ.get("ICE_TRANSPORT_POLICY", "all")
     # The public preflight page hands anonymous visitors TURN credentials: short-lived and rate-limited.
     PREFLIGHT_TURN_LIFETIME = timedelta(minutes=int(os.environ.get("PREFLIGHT_TURN_MINUTES", "10")))
