@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.audit.services import record
 from app.db_types import EncryptedText, UTCDateTime, utcnow
 from app.extensions import db
+from app.permissions import can_write_session_note
 
 MAX_FIELD_CHARS = 10_000
 DAP_FIELDS = ("data", "assessment", "plan")
@@ -75,8 +76,10 @@ def suggested_minutes(appointment) -> int:
 
 def write_note(actor, appointment, *, data: str, assessment: str, plan: str, ip: str | None = None,
                now: datetime | None = None) -> SessionNote:
-    """Create or replace the DAP note of `appointment`. The caller has checked can_write_session_note."""
+    """Create or replace the DAP note of `appointment` (one transaction, audited with ids only)."""
     now = now or utcnow()
+    if not can_write_session_note(actor, appointment, now):  # views check first; this is the backstop
+        raise SessionNoteError("You cannot write a note for this session.")
     fields = {"data": (data or "").strip(), "assessment": (assessment or "").strip(), "plan": (plan or "").strip()}
     if not any(fields.values()):
         raise SessionNoteError("Write at least one part of the note.")

@@ -1,4 +1,4 @@
-""""Check my device and network": a public page for students, guardians and school IT.
+"""The "check my device and network" page: public, for students, guardians and school IT.
 
 The page tests the camera and microphone in the browser, then asks for short-lived TURN
 credentials and tries to get a relay candidate from each configured TURN URL separately
@@ -96,5 +96,4 @@ def index():
 @limiter.limit(lambda: current_app.config["PREFLIGHT_TURN_RATE_LIMIT"], scope="preflight-turn")
 def ice_servers():
     """POST (with the page's CSRF token) so that no link, prefetch or cache hands out credentials."""
-    response = jsonify(preflight_checks(current_app.config, utcnow()))
-    return response
+    return jsonify(preflight_checks(current_app.config, utcnow()))

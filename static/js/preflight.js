@@ -198,8 +198,18 @@ function relayLoopback(iceServers) {
   const config = { iceServers, iceTransportPolicy: "relay" };
   const a = new RTCPeerConnection(config);
   const b = new RTCPeerConnection(config);
-  a.addEventListener("icecandidate", (e) => { if (e.candidate) b.addIceCandidate(e.candidate).catch(() => {}); });
-  b.addEventListener("icecandidate", (e) => { if (e.candidate) a.addIceCandidate(e.candidate).catch(() => {}); });
+  // Candidates that arrive before the other side has its remote description wait in a queue.
+  const pipe = (from, to) => {
+    const queue = [];
+    from.addEventListener("icecandidate", (e) => {
+      if (!e.candidate) return;
+      if (to.remoteDescription) to.addIceCandidate(e.candidate).catch(() => {});
+      else queue.push(e.candidate);
+    });
+    return () => queue.splice(0).forEach((c) => to.addIceCandidate(c).catch(() => {}));
+  };
+  const flushToB = pipe(a, b);
+  const flushToA = pipe(b, a);
   b.addEventListener("datachannel", (e) => {
     e.channel.addEventListener("message", (m) => { if (m.data === "ping") e.channel.send("pong"); });
   });
@@ -211,8 +221,10 @@ function relayLoopback(iceServers) {
   const run = (async () => {
     await a.setLocalDescription(await a.createOffer());
     await b.setRemoteDescription(a.localDescription);
+    flushToB();
     await b.setLocalDescription(await b.createAnswer());
     await a.setRemoteDescription(b.localDescription);
+    flushToA();
     await echoed;
     return { ok: true, pair: await selectedPair(a) };
   })();

@@ -220,3 +220,13 @@ def test_minutes_are_prefilled_from_connected_time_when_the_call_ran(app, world,
     room.ended_at = appointment.starts_at + timedelta(minutes=35)
     db.session.commit()
     assert suggested_minutes(appointment) == 33
+
+
+def test_note_service_refuses_whoever_the_rule_refuses(app, world, past_session):
+    from app.sessions.notes import SessionNoteError, write_note
+
+    appointment = past_session()
+    for who in (world.district_admin, world.other_therapist, world.guardian, world.foreign_therapist):
+        with pytest.raises(SessionNoteError):
+            write_note(who, appointment, data="x", assessment="", plan="")
+    assert note_for(appointment) is None
