@@ -42,10 +42,7 @@ def test_production_has_hsts_secure_host_cookie_and_no_outbox(monkeypatch, datab
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.setenv("DATA_ENCRYPTION_KEYS", "ZGV2LW9ubHktbm90LXNlY3JldC1rZXktMzItYnl0ZXM=")
-    # REDIS_URL="": the Socket.IO extension is process-wide, and a message queue bound here would
-    # stay bound for every later test (Flask-SocketIO's test client refuses to work with one).
-    app = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, PUBLIC_BASE_URL="https://hr.example",
-                     REDIS_URL="")
+    app = create_app(ProductionConfig, SQLALCHEMY_DATABASE_URI=database_url, PUBLIC_BASE_URL="https://hr.example")
     assert app.config["SESSION_COOKIE_NAME"].startswith("__Host-")
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["MFA_REQUIRED"]
