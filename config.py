@@ -92,6 +92,13 @@ class Config:
         "SOCKETIO_ALLOWED_ORIGINS", ["http://127.0.0.1:5000", "http://localhost:5000"]
     )
 
+    # ICE transport policy for calls: "all" (default) or "relay" (every call through TURN: the relay
+    # test, and schools whose networks block peer-to-peer UDP). static/js/call.js does not read it yet.
+    ICE_TRANSPORT_POLICY = os.environ.get("ICE_TRANSPORT_POLICY", "all")
+    # The public preflight page hands anonymous visitors TURN credentials: short-lived and rate-limited.
+    PREFLIGHT_TURN_LIFETIME = timedelta(minutes=int(os.environ.get("PREFLIGHT_TURN_MINUTES", "10")))
+    PREFLIGHT_TURN_RATE_LIMIT = os.environ.get("PREFLIGHT_TURN_RATE_LIMIT", "20 per hour")
+
     CONSENT_REMINDER_AFTER_DAYS = int(os.environ.get("CONSENT_REMINDER_AFTER_DAYS", "3"))
     CONSENT_EXPIRY_WARNING_DAYS = int(os.environ.get("CONSENT_EXPIRY_WARNING_DAYS", "30"))
 

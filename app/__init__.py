@@ -96,6 +96,8 @@ def register_blueprints(app: Flask) -> None:
     from app.notifications.views import bp as notifications_bp
     from app.permissions import TemplateRules
     from app.scheduling.views import bp as scheduling_bp
+    from app.sessions.notes_views import bp as session_notes_bp
+    from app.sessions.preflight import bp as preflight_bp
     from app.sessions.views import bp as sessions_bp
 
     app.register_blueprint(core_bp)
@@ -104,6 +106,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(scheduling_bp)
+    app.register_blueprint(preflight_bp)
+    app.register_blueprint(session_notes_bp)
     app.register_blueprint(sessions_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)

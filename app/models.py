@@ -33,3 +33,4 @@ from app.scheduling.models import (  # noqa: F401
     TimeOff,
 )
 from app.sessions.models import LiveRoom, RoomSocket, StudentGrant  # noqa: F401
+from app.sessions.notes import SessionNote  # noqa: F401

@@ -432,6 +432,22 @@ def can_view_school_dashboard(actor, school, now: datetime | None = None) -> boo
     return can_manage_school_calendar(actor, school, now)
 
 
+# --- session notes ---------------------------------------------------------------------------
+
+
+def can_view_session_note(actor, appointment, now: datetime | None = None) -> bool:
+    """A session's DAP note is for the therapists who have its student on their caseload today.
+    Never admins or guardians: it is a clinical record, and minimum necessary applies."""
+    if not is_therapist(actor) or not _same_district(actor, appointment):
+        return False
+    return is_on_caseload(actor, appointment.student, now)
+
+
+def can_write_session_note(actor, appointment, now: datetime | None = None) -> bool:
+    """The same therapists, once the session has started (no notes on sessions yet to happen)."""
+    return can_view_session_note(actor, appointment, now) and appointment.starts_at <= (now or utcnow())
+
+
 # --- live sessions ----------------------------------------------------------------------------
 
 #: The room opens this long before the appointment starts (and closes at its end).

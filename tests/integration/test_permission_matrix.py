@@ -520,6 +520,18 @@ ROUTES: dict[str, Route] = {
         "POST", lambda w, v: f"/schedule/days/{_fresh('calendar_day')(w, v).id}/delete",
         only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
     ),
+    # live sessions: preflight (public) and the after-session note (therapists with the student on
+    # their caseload; the matrix's sessions are in the future, so writing is refused even for them)
+    "preflight.index": Route("GET", lambda w, v: "/preflight/", expect(200, anonymous=200)),
+    "preflight.ice_servers": Route("POST", lambda w, v: "/preflight/ice-servers", expect(200, anonymous=200)),
+    "session_notes.note": Route(
+        "GET", lambda w, v: f"/sessions/appointments/{_scheduling(w)[v].id}/note",
+        only(["therapist"], None, therapist=(200, 404, 404)), variants=APPOINTMENT_VARIANTS,
+    ),
+    "session_notes.save_note": Route(
+        "POST", lambda w, v: f"/sessions/appointments/{_scheduling(w)[v].id}/note",
+        only(["therapist"], None, therapist=(403, 404, 404)), variants=APPOINTMENT_VARIANTS,
+    ),
     # live sessions
     "sessions.open_room": Route(
         "POST", lambda w, v: f"/sessions/appointments/{_scheduling(w)[v].id}/open",
