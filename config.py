@@ -93,7 +93,7 @@ class Config:
     )
 
     # ICE transport policy for calls: "all" (default) or "relay" (every call through TURN: the relay
-    # test, and schools whose networks block peer-to-peer UDP). static/js/call.js does not read it yet.
+    # test, and schools whose networks block peer-to-peer UDP). The /call namespace hands it to the page.
     ICE_TRANSPORT_POLICY = os.environ.get("ICE_TRANSPORT_POLICY", "all")
     # The public preflight page hands anonymous visitors TURN credentials: short-lived and rate-limited.
     PREFLIGHT_TURN_LIFETIME = timedelta(minutes=int(os.environ.get("PREFLIGHT_TURN_MINUTES", "10")))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import request
+from flask import current_app, request
 from flask_socketio import emit
 from sqlalchemy import select
 
@@ -171,7 +171,8 @@ class CallNamespace(RoomNamespace):
 
     def on_ice_servers(self, _payload):
         room, actor, _role = self.current()
-        return {"ok": True, "iceServers": services.ice_config(room, actor)}
+        policy = "relay" if current_app.config.get("ICE_TRANSPORT_POLICY") == "relay" else "all"
+        return {"ok": True, "iceServers": services.ice_config(room, actor), "iceTransportPolicy": policy}
 
     def on_admit(self, payload):
         room, actor, role = self.current()

@@ -45,6 +45,7 @@ const REFUSED = {
 
 let localStream = null;
 let iceServers = [];
+let iceTransportPolicy = 'all'; // 'relay' when the deployment sends every call through TURN
 let makingOffer = false;
 let ignoreOffer = false;
 let settingRemoteAnswer = false;
@@ -114,7 +115,7 @@ async function startPeer() {
   await media;
   if (state.ended) return;
   stopPeer();
-  const pc = new RTCPeerConnection({ iceServers });
+  const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
   state.pc = pc;
   state.connectionState = pc.connectionState;
   pc.onnegotiationneeded = async () => {
@@ -439,7 +440,10 @@ state.socket = socket;
 const iceReady = new Promise((resolve) => {
   socket.once('connect', () => {
     socket.emit('ice_servers', null, (reply) => {
-      if (reply && reply.ok) iceServers = reply.iceServers;
+      if (reply && reply.ok) {
+        iceServers = reply.iceServers;
+        if (reply.iceTransportPolicy === 'relay') iceTransportPolicy = 'relay';
+      }
       resolve();
     });
   });

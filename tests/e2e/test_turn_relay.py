@@ -7,9 +7,8 @@ ICE_TRANSPORT_POLICY=relay.
   peers through the relay; getStats must show a selected candidate pair that is relay on both ends.
 * The call: therapist and student meet on the real room pages; the TURN credentials are the
   ephemeral ones the /call namespace hands to the two participants, and both pages' selected
-  candidate pairs must be relay/relay. static/js/call.js does not read ICE_TRANSPORT_POLICY yet,
-  so the test forces relay-only in the browser (RELAY_ONLY_INIT below wraps RTCPeerConnection,
-  outside the page's CSP); once the call page honours the setting, the wrapper changes nothing.
+  candidate pairs must be relay/relay, and the page's RTCPeerConnection must have been built with
+  iceTransportPolicy "relay" (the /call namespace hands the setting to the page).
 """
 
 from __future__ import annotations
@@ -30,15 +29,6 @@ RELAY_TIMEOUT_MS = 30_000
 demo_app = call_e2e.demo_app  # the call tests' fixture (adds a session starting now), on this module's server
 STUDENT_FOR_CALL = "demo-s-005"  # Mia Kim: Priya Raman's caseload, video consent in the demo
 
-RELAY_ONLY_INIT = """(() => {
-  const Native = window.RTCPeerConnection;
-  if (!Native || Native.homeroomRelayOnly) return;
-  function RelayOnly(config, ...rest) { return new Native({ ...(config || {}), iceTransportPolicy: 'relay' }, ...rest); }
-  RelayOnly.prototype = Native.prototype;
-  RelayOnly.homeroomRelayOnly = true;
-  Object.setPrototypeOf(RelayOnly, Native);
-  window.RTCPeerConnection = RelayOnly;
-})();"""
 
 SELECTED_PAIR = """async () => {
   const pc = window.homeroomCall && window.homeroomCall.pc;
@@ -120,11 +110,9 @@ def test_preflight_says_plainly_when_the_relay_cannot_be_reached(page, base_url,
 def test_therapist_and_student_connect_through_the_relay_with_ephemeral_credentials(
         browser, page, context, base_url, live_server, sign_in_as, browser_errors, demo_app, coturn):
     appointment_id, _ = _session_now(demo_app, STUDENT_FOR_CALL)
-    context.add_init_script(RELAY_ONLY_INIT)
     sign_in_as(THERAPIST)
     code = _open_room(page, base_url, appointment_id)
     student_context = _new_context(browser, live_server, browser_errors)
-    student_context.add_init_script(RELAY_ONLY_INIT)
     student = student_context.new_page()
     try:
         _student_joins_by_code(student, base_url, code)
