@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from app.consent.views import bp as consent_bp
     from app.core import bp as core_bp
     from app.districts.views import bp as districts_bp
+    from app.games.views import bp as games_bp
     from app.notifications.views import bp as notifications_bp
     from app.permissions import TemplateRules
     from app.scheduling.views import bp as scheduling_bp
@@ -99,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(scheduling_bp)
+    app.register_blueprint(games_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)
     app.jinja_env.globals["can"] = TemplateRules()
