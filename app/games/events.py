@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import request
 from flask_socketio import emit
 
 from app import permissions
@@ -79,12 +78,10 @@ class GamesNamespace(RoomNamespace):
         if not permissions.can_play_games(actor, room, now):
             raise SocketRefused("no_consent", "Games need a guardian's consent for games.")
 
-    def connected(self, actor, auth) -> None:
-        super().connected(actor, auth)
-        info = self.sid_info(request.sid)
-        self.enter_room(request.sid, role_channel(info["room_id"], info["role"]))
-        game = services.current_game(info["room_id"])
-        emit("game", services.game_payload(game, info["role"]))
+    def room_connected(self, sid, actor, role, room, now) -> None:
+        # Each role has its own channel too, so each player gets the game as they may see it.
+        self.enter_room(sid, role_channel(room.id, role))
+        emit("game", services.game_payload(services.current_game(room.id), role))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -159,22 +156,28 @@ class GamesNamespace(RoomNamespace):
 
 
 def close_games(room_id: int, game=None, reason: str = "room_ended") -> None:
-    """Tell the room's /games sockets that games are over, then disconnect them (this process's;
-    sockets on other processes get `closed`, disconnect themselves, and are refused on any event)."""
+    """Tell the room's /games sockets that games are over, then disconnect them. The sockets are
+    found through `RoomSocket` rows and disconnected by sid through the Socket.IO manager, so with
+    a Redis message queue this reaches sockets held by other processes; any socket left would be
+    refused on its next event anyway (every event re-authorizes)."""
+    from sqlalchemy import delete, select
+
+    from app.sessions.models import RoomSocket
+
     if game is not None:
         for role in ROLES:
             socketio.emit("game", services.game_payload(game, role, [{"type": "ended", "reason": reason}]),
                           to=role_channel(room_id, role), namespace=NAMESPACE)
     socketio.emit("closed", {"reason": reason}, to=room_channel(room_id), namespace=NAMESPACE)
-    server = getattr(socketio, "server", None)
-    if server is None:
-        return
-    try:
-        participants = list(server.manager.get_participants(NAMESPACE, room_channel(room_id)))
-    except KeyError:
-        participants = []
-    for sid, _eio_sid in participants:
-        server.disconnect(sid, namespace=NAMESPACE)
+    sids = list(db.session.scalars(select(RoomSocket.sid).where(RoomSocket.room_id == room_id,
+                                                               RoomSocket.namespace == NAMESPACE)))
+    for sid in sids:
+        try:
+            socketio.server.disconnect(sid, namespace=NAMESPACE)
+        except Exception:  # noqa: BLE001 - a socket already gone must not stop the others
+            log.exception("could not disconnect a games socket of room %s", room_id)
+    db.session.execute(delete(RoomSocket).where(RoomSocket.room_id == room_id, RoomSocket.namespace == NAMESPACE))
+    db.session.commit()
 
 
 def on_room_ended(sender, *, room_id: int, reason: str, at, **_extra) -> None:

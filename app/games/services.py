@@ -103,13 +103,16 @@ def start_game(actor, room, game_name: str, first_player: str, now: datetime, *,
         allowed = consent_is_active(room.student_id, "mood_checkins", now) if mood_consent is None else mood_consent
         if not allowed:
             raise GameError("no_mood_consent", "The mood check-in needs a guardian's consent for mood check-ins.")
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    state = get_game(game_name).initial_state(first, seed)
+    if game_name == "mood_checkin":
+        state = _resume_mood(room.id, state)
     previous = current_game(room.id)
     if previous is not None:
         _end(previous, "replaced", now)
-    seed = secrets.randbelow(2**31) if seed is None else seed
     game = GameSession(
         district_id=room.district_id, room_id=room.id, student_id=room.student_id, game=game_name,
-        state=get_game(game_name).initial_state(first, seed), version=1, seed=seed, first_player=first,
+        state=state, version=1, seed=seed, first_player=first,
         status="active", student_locked=previous.student_locked if previous is not None else False,
         recent_move_ids=[], started_by_id=actor.id, started_at=now,
     )
@@ -119,6 +122,18 @@ def start_game(actor, room, game_name: str, first_player: str, now: datetime, *,
            room_id=room.id)
     db.session.commit()
     return game
+
+
+def _resume_mood(room_id: int, state: dict) -> dict:
+    """The check-in opened again later in the same session (say, after a game) keeps the start
+    face already picked, so the student is asked for the end one. A finished one starts afresh."""
+    earlier = db.session.scalar(
+        select(GameSession).where(GameSession.room_id == room_id, GameSession.game == "mood_checkin")
+        .order_by(GameSession.id.desc()).limit(1)
+    )
+    if earlier is not None and earlier.state.get("start") is not None and earlier.state.get("end") is None:
+        return {**state, "start": earlier.state["start"]}
+    return state
 
 
 def _require_current(room) -> GameSession:

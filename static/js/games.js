@@ -155,15 +155,18 @@ function start(root) {
       showError(err.message || "That did not work.");
       announce(err.message || "That did not work.");
     });
-    socket.on("closed", () => {
+    const onClosed = () => {
       closed = true;
       socket.disconnect();
       root.dataset.connected = "false";
       hint.textContent = "Games have finished for this session.";
       announce("Games have finished for this session.");
       updateControls();
-      renderBoard(boardEl, { ...game, status: "ended" }, { role, canAct: false, catalogue, sendMove, announce, previous: game });
-    });
+      if (game.status !== "none") renderBoard(boardEl, { ...game, status: "ended", events: [] }, { role, canAct: false, catalogue, sendMove, announce, previous: game });
+    };
+    // "closed": games are over here; "session_ended": the whole session ended (sent by the room).
+    socket.on("closed", onClosed);
+    socket.on("session_ended", onClosed);
     socket.on("disconnect", (reason) => {
       root.dataset.connected = "false";
       if (!closed && reason === "io server disconnect") status.textContent = "Games have finished for this session.";
