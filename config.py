@@ -96,6 +96,15 @@ class Config:
     SCHEDULE_AGENDA_HOUR = int(os.environ.get("SCHEDULE_AGENDA_HOUR", "6"))
     SCHEDULE_ICAL_RATE_LIMIT = os.environ.get("SCHEDULE_ICAL_RATE_LIMIT", "120 per hour")
 
+    # Live sessions: ICE servers for WebRTC (comma separated URLs) and coturn's REST secret
+    # (`static-auth-secret`). TURN credentials expire when the room closes. Empty = no STUN/TURN.
+    STUN_URLS = _env_list("STUN_URLS", [])
+    TURN_URLS = _env_list("TURN_URLS", [])
+    TURN_SECRET = os.environ.get("TURN_SECRET", "")
+    # Join by code: failed attempts per IP (schools share an IP: keep it generous) and joins per room.
+    JOIN_LIMIT_PER_IP = os.environ.get("JOIN_LIMIT_PER_IP", "30 per 10 minutes")
+    JOIN_LIMIT_PER_ROOM = os.environ.get("JOIN_LIMIT_PER_ROOM", "10 per 10 minutes")
+
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "app" / "translations")
     LANGUAGES = ("en", "es")
@@ -130,6 +139,9 @@ class TestConfig(Config):
     REDIS_URL = ""
     PUBLIC_BASE_URL = "http://localhost"
     SOCKETIO_ALLOWED_ORIGINS = ["http://localhost"]
+    STUN_URLS: list[str] = []
+    TURN_URLS: list[str] = []
+    TURN_SECRET = ""
 
 
 class ProductionConfig(Config):

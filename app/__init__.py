@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from app.notifications.views import bp as notifications_bp
     from app.permissions import TemplateRules
     from app.scheduling.views import bp as scheduling_bp
+    from app.sessions.views import bp as sessions_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(auth_bp)
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(consent_bp)
     app.register_blueprint(scheduling_bp)
+    app.register_blueprint(sessions_bp)
     app.register_blueprint(games_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)
@@ -107,7 +109,13 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_namespaces(app: Flask) -> None:
-    """Socket.IO namespaces are added here as the live-session and games domains arrive."""
+    """Socket.IO namespaces: live sessions (/waiting, /call), then games (/games)."""
+    from app.extensions import socketio
+    from app.games.events import register as register_games_namespace
+    from app.sessions.events import register as register_session_namespaces
+
+    register_session_namespaces(socketio)
+    register_games_namespace(socketio)
 
 
 def register_cli(app: Flask) -> None:
@@ -122,9 +130,13 @@ def register_cli(app: Flask) -> None:
 
 def register_subscribers(app: Flask) -> None:
     """Domains react to each other's signals (arrows point one way: scheduling -> consent)."""
+    from app.games.events import register_subscribers as games_subscribers
     from app.scheduling.subscribers import register_subscribers as scheduling_subscribers
+    from app.sessions.subscribers import register_subscribers as sessions_subscribers
 
     scheduling_subscribers(app)
+    sessions_subscribers(app)
+    games_subscribers(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -18,6 +18,7 @@ from app.districts.models import (  # noqa: F401
     School,
     Student,
 )
+from app.games.models import GameSession, MoodCheckin  # noqa: F401
 from app.scheduling.models import (  # noqa: F401
     Appointment,
     AppointmentSeries,
@@ -32,3 +33,4 @@ from app.scheduling.models import (  # noqa: F401
     TeacherContact,
     TimeOff,
 )
+from app.sessions.models import LiveRoom, RoomSocket, StudentGrant  # noqa: F401

@@ -381,6 +381,86 @@ def can_view_child_sessions(actor, student, now: datetime | None = None) -> bool
     return link is not None and not link.restricted
 
 
+# --- live sessions ----------------------------------------------------------------------------
+
+#: The room opens this long before the appointment starts (and closes at its end).
+ROOM_OPENS_BEFORE_MINUTES = 10
+
+
+def is_student_grant(actor) -> bool:
+    return getattr(actor, "role", None) == "student_grant" and not getattr(actor, "is_authenticated", False)
+
+
+def room_is_open(room, now: datetime | None = None) -> bool:
+    """A room takes people from 10 minutes before the session until its end, unless it ended."""
+    now = now or utcnow()
+    return room is not None and room.status != "ended" and room.opens_at <= now < room.closes_at
+
+
+def _grant_is_valid(actor, room) -> bool:
+    return (is_student_grant(actor) and actor.active and actor.room_id == room.id
+            and actor.district_id == room.district_id and actor.student_id == room.student_id)
+
+
+def room_role(actor, room, now: datetime | None = None) -> str | None:
+    """"therapist" for the room's own active therapist; "student" for an unrevoked, admitted
+    grant of this room; None for everyone else (including a grant still in the waiting room)."""
+    if room is None:
+        return None
+    if is_therapist(actor) and _same_district(actor, room) and actor.id == room.therapist_id:
+        return "therapist"
+    if _grant_is_valid(actor, room) and actor.admitted_at is not None:
+        return "student"
+    return None
+
+
+def is_waiting_student(actor, room, now: datetime | None = None) -> bool:
+    """An unrevoked grant of this room that the therapist has not admitted yet."""
+    return _grant_is_valid(actor, room) and actor.admitted_at is None
+
+
+def video_consent_active(room, now: datetime | None = None) -> bool:
+    from app.consent.services import consent_is_active
+
+    return consent_is_active(room.student_id, "video_sessions", now or utcnow())
+
+
+def can_join_call(actor, room, now: datetime | None = None) -> bool:
+    """The call needs an open room, one of its two participants, and video consent now."""
+    now = now or utcnow()
+    return room_is_open(room, now) and room_role(actor, room, now) is not None and video_consent_active(room, now)
+
+
+def can_wait_for_call(actor, room, now: datetime | None = None) -> bool:
+    """The waiting room: an unrevoked grant of this open room, with video consent now."""
+    now = now or utcnow()
+    return room_is_open(room, now) and _grant_is_valid(actor, room) and video_consent_active(room, now)
+
+
+def can_manage_room(actor, room, now: datetime | None = None) -> bool:
+    """Admitting, sharing the join link and ending: the room's own therapist, while it is open."""
+    now = now or utcnow()
+    return room_role(actor, room, now) == "therapist" and room_is_open(room, now)
+
+
+def room_window(appointment) -> tuple[datetime, datetime]:
+    from datetime import timedelta
+
+    return appointment.starts_at - timedelta(minutes=ROOM_OPENS_BEFORE_MINUTES), appointment.ends_at
+
+
+def can_open_room(actor, appointment, now: datetime | None = None) -> bool:
+    """The appointment's own therapist opens its room: a scheduled telehealth session, inside
+    its window (10 minutes before the start until the end). Consent is checked by the service,
+    which says so in plain words."""
+    now = now or utcnow()
+    if not is_therapist(actor) or not _same_district(actor, appointment) or appointment.therapist_id != actor.id:
+        return False
+    if appointment.modality != "telehealth" or appointment.status not in ("scheduled", "needs_consent"):
+        return False
+    opens_at, closes_at = room_window(appointment)
+    return opens_at <= now < closes_at
+
 # --- games ------------------------------------------------------------------------------------
 
 

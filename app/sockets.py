@@ -78,7 +78,7 @@ class GuardedNamespace(Namespace):
 
     def __init__(self, namespace: str):
         super().__init__(namespace)
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
 
     # -- to implement ----------------------------------------------------------------------
 
@@ -111,7 +111,8 @@ class GuardedNamespace(Namespace):
             raise ConnectionRefusedError({"code": refused.code, "message": refused.message}) from None
 
     def on_disconnect(self, reason=None):
-        self._buckets.pop(request.sid, None)
+        for key in [k for k in self._buckets if k[0] == request.sid]:
+            self._buckets.pop(key, None)
         try:
             self.disconnected(reason)
         except Exception:  # noqa: BLE001 - a failing cleanup must not take the server down
@@ -121,7 +122,9 @@ class GuardedNamespace(Namespace):
     def trigger_event(self, event, *args):
         if event in ("connect", "disconnect"):
             return super().trigger_event(event, *args)
-        return self.socketio._handle_event(self._guarded, event, self.namespace, event, *args)
+        # args is (sid, *payload); _handle_event wants the sid, then calls _guarded(event, *payload).
+        sid, *payload = args
+        return self.socketio._handle_event(self._guarded, event, self.namespace, sid, event, *payload)
 
     def _refuse(self, code: str, message: str, event: str | None = None):
         emit("error", {"code": code, "message": message, "event": event})
@@ -132,7 +135,8 @@ class GuardedNamespace(Namespace):
         handler: Callable | None = getattr(self, f"on_{event}", None) if spec else None
         if spec is None or handler is None:
             return self._refuse("unknown_event", "This action is not available.", str(event)[:40])
-        bucket = self._buckets.setdefault(request.sid, _Bucket(spec.burst))
+        # One bucket per socket and event: a burst of ICE candidates must not use up the chat's.
+        bucket = self._buckets.setdefault((request.sid, event), _Bucket(spec.burst))
         if not bucket.take(spec.rate, spec.burst):
             return self._refuse("rate_limited", "Slow down a little and try again.", event)
         payload = args[0] if args else None

@@ -237,3 +237,8 @@ def register_subscribers(app) -> None:
 
     room_ended.connect(on_room_ended)
     consent_revoked.connect(on_consent_revoked)
+
+
+def register(socketio_) -> None:
+    """Called from create_app's register_namespaces."""
+    socketio_.on_namespace(GamesNamespace(NAMESPACE))

@@ -197,6 +197,46 @@ def _feed_token(w, variant) -> str:
     return w.feed_token
 
 
+# --- live sessions ------------------------------------------------------------------------------
+
+ROOM_VARIANTS = ("own_room", "other_school_room", "foreign_room")
+
+
+def _rooms(w) -> dict:
+    """An open video room per therapist (own, another school's, another district's), each for a
+    telehealth session starting now with video consent, made once per test."""
+    from datetime import timedelta
+
+    from app.db_types import utcnow
+    from app.extensions import db
+    from app.scheduling.models import Appointment
+    from app.sessions.services import open_room
+
+    cache = w.__dict__.setdefault("rooms", {})
+    if cache:
+        return cache
+    start = utcnow().replace(second=0, microsecond=0)
+    for variant, (therapist, student_variant) in {
+        "own_room": (w.therapist, "own_student"),
+        "other_school_room": (w.other_therapist, "school_b_student"),
+        "foreign_room": (w.foreign_therapist, "foreign_student"),
+    }.items():
+        _consent(w, student_variant)
+        student = getattr(w, student_variant)
+        appointment = Appointment(
+            district_id=student.district_id, school_id=student.school_id, therapist_id=therapist.id,
+            student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=30), local_date=start.date(),
+            modality="telehealth", status="scheduled", created_by_id=therapist.id)
+        db.session.add(appointment)
+        db.session.commit()
+        cache[variant] = open_room(therapist, appointment, now=utcnow())
+    return cache
+
+
+def _room(w, v) -> int:
+    return _rooms(w)[v].id
+
+
 ROUTES: dict[str, Route] = {
     # consent
     "consent.new_request": Route(
@@ -409,6 +449,37 @@ ROUTES: dict[str, Route] = {
         "POST", lambda w, v: f"/schedule/days/{_fresh('calendar_day')(w, v).id}/delete",
         only(ADMINS, None, district_admin=(302, 302, 404), school_admin=(302, 404, 404)), variants=SCHOOL_VARIANTS,
     ),
+    # live sessions
+    "sessions.open_room": Route(
+        "POST", lambda w, v: f"/sessions/appointments/{_scheduling(w)[v].id}/open",
+        only(["therapist"], None, therapist=(302, 404, 404)), variants=APPOINTMENT_VARIANTS,
+    ),
+    "sessions.room": Route(
+        "GET", lambda w, v: f"/sessions/rooms/{_room(w, v)}",
+        expect((404, 404, 404), anonymous=(404, 404, 404), therapist=(200, 404, 404)), variants=ROOM_VARIANTS,
+    ),
+    "sessions.new_link": Route(
+        "POST", lambda w, v: f"/sessions/rooms/{_room(w, v)}/link",
+        only(["therapist"], None, therapist=(200, 404, 404)), variants=ROOM_VARIANTS,
+    ),
+    "sessions.email_link": Route(
+        "POST", lambda w, v: f"/sessions/rooms/{_room(w, v)}/email-link",
+        only(["therapist"], None, therapist=(302, 404, 404)), variants=ROOM_VARIANTS,
+    ),
+    "sessions.end": Route(
+        "POST", lambda w, v: f"/sessions/rooms/{_room(w, v)}/end",
+        only(["therapist"], None, therapist=(302, 404, 404)), variants=ROOM_VARIANTS,
+    ),
+    "sessions.assent": Route(
+        "GET", lambda w, v: f"/sessions/rooms/{_room(w, v)}/ready",
+        expect((404, 404, 404), anonymous=(404, 404, 404)), variants=ROOM_VARIANTS,
+    ),
+    "sessions.waiting": Route(
+        "GET", lambda w, v: f"/sessions/rooms/{_room(w, v)}/waiting",
+        expect((404, 404, 404), anonymous=(404, 404, 404)), variants=ROOM_VARIANTS,
+    ),
+    "sessions.join": Route("GET", lambda w, v: "/join", expect(200, anonymous=200)),
+    "sessions.join_link": Route("GET", lambda w, v: "/join/not-a-token", expect(200, anonymous=200)),
 }
 
 

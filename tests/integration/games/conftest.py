@@ -1,10 +1,11 @@
-"""Fixtures for the games tests: a live room with consent, and socket clients for its people.
+"""Fixtures for the games tests, built on the live-session fixtures (tests/integration/sessions).
 
-* `game_room(scopes=..., status="live", student=None, therapist=None)` -> LiveRoom for world's
-  own student and therapist (an appointment starting now), consent granted for `scopes`.
-* `student_client(room, admitted=True)` -> a Flask test client holding a grant for the room.
-* `games_socket(flask_client, room)` -> a Socket.IO test client on /games for that room.
-* `therapist_client` -> a Flask test client signed in as world's therapist.
+* `game_room(scopes=SCOPES, live=True)` -> a LiveRoom for world's own student and therapist
+  (an appointment starting now), consent granted for `scopes`; with live=True an admitted
+  student grant has made it live (the grant's client is `room.student_client`).
+* `student_client(room, admitted=True)`, `socket_for(...)`: the sessions fixtures, re-exported.
+* `games_socket(flask_client, room_or_id)` -> an isolated Socket.IO test client on /games.
+* `signed_in(user)` -> a Flask test client signed in as `user`; `therapist_client` for world's therapist.
 """
 
 from __future__ import annotations
@@ -15,60 +16,19 @@ import pytest
 
 from app.consent.models import SCOPES
 from app.db_types import utcnow
-from app.extensions import db, socketio
 from tests.conftest import login
-
-ORIGIN = {"Origin": "http://localhost"}
+from tests.integration.sessions.conftest import live_room, socket_for, student_client  # noqa: F401 - fixtures
 
 
 @pytest.fixture
-def game_room(app, world, grant_consent):
-    from app.scheduling.models import Appointment
-    from app.sessions.models import LiveRoom
-
-    def make(*, scopes=SCOPES, status="live", student=None, therapist=None):
-        student = student or world.own_student
-        therapist = therapist or world.therapist
-        if scopes:
-            admin = world.district_admin if student.district_id == world.district.id else world.foreign_admin
-            grant_consent(student, admin, scopes=list(SCOPES), allow=list(scopes))
-        now = utcnow()
-        start = now - timedelta(minutes=5)
-        appointment = Appointment(
-            district_id=student.district_id, school_id=student.school_id, therapist_id=therapist.id,
-            student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=45),
-            local_date=start.date(), modality="telehealth", status="scheduled", created_by_id=therapist.id,
-        )
-        db.session.add(appointment)
-        db.session.flush()
-        room = LiveRoom(
-            district_id=student.district_id, appointment_id=appointment.id, therapist_id=therapist.id,
-            student_id=student.id, opens_at=start - timedelta(minutes=10), closes_at=appointment.ends_at,
-            status=status, started_at=now if status == "live" else None,
-        )
-        db.session.add(room)
-        db.session.commit()
+def game_room(live_room, student_client, grant_consent, world):  # noqa: F811 - the imported fixtures
+    def make(*, scopes=SCOPES, live=True):
+        grant_consent(world.own_student, world.therapist, scopes=list(SCOPES), allow=list(scopes),
+                      now=utcnow() - timedelta(minutes=1))
+        room = live_room(world, consent=False)
+        if live:
+            room.student_client = student_client(room)
         return room
-
-    return make
-
-
-@pytest.fixture
-def student_client(app):
-    from app.sessions.models import StudentGrant
-
-    def make(room, *, admitted=True, revoked=False):
-        now = utcnow()
-        grant = StudentGrant(district_id=room.district_id, room_id=room.id, student_id=room.student_id, via="code",
-                             created_at=now, admitted_at=now if admitted else None, assent="yes" if admitted else None,
-                             revoked_at=now if revoked else None)
-        db.session.add(grant)
-        db.session.commit()
-        client = app.test_client()
-        with client.session_transaction() as session:
-            session["student_grants"] = {str(room.id): grant.id}
-        client.grant = grant
-        return client
 
     return make
 
@@ -90,29 +50,21 @@ def therapist_client(signed_in, world):
 
 
 @pytest.fixture
-def games_socket(app):
-    opened = []
-
-    def connect(flask_client, room_or_id, **kw):
+def games_socket(socket_for):  # noqa: F811
+    def connect(flask_client, room_or_id):
         room_id = room_or_id if isinstance(room_or_id, int) else room_or_id.id
-        sock = socketio.test_client(app, namespace="/games", flask_test_client=flask_client,
-                                    auth={"room": room_id}, headers=ORIGIN, **kw)
-        opened.append(sock)
-        return sock
+        return socket_for(flask_client, None, namespace="/games", auth={"room": room_id})
 
-    yield connect
-    for sock in opened:
-        if sock.is_connected("/games"):
-            sock.disconnect("/games")
+    return connect
 
 
 def received(sock, name: str) -> list:
-    """The payloads of the `name` events this client received since last asked."""
-    return [message["args"][0] for message in sock.get_received("/games") if message["name"] == name]
+    """The payloads of the `name` events this client received since last asked (then forgotten)."""
+    return [m["args"][0] if m["args"] else None for m in sock.events("/games") if m["name"] == name]
 
 
 def events_by_name(sock) -> dict[str, list]:
     out: dict[str, list] = {}
-    for message in sock.get_received("/games"):
+    for message in sock.events("/games"):
         out.setdefault(message["name"], []).append(message["args"][0] if message["args"] else None)
     return out

@@ -21,15 +21,15 @@ def _errors(sock) -> list[str]:
 
 
 @pytest.fixture
-def ttt(game_room, therapist_client, student_client, games_socket):
+def ttt(game_room, therapist_client, games_socket):
     """A live room with tic-tac-toe started by the therapist, the therapist going first."""
     room = game_room()
     therapist = games_socket(therapist_client, room)
-    student = games_socket(student_client(room), room)
+    student = games_socket(room.student_client, room)
     assert therapist.is_connected("/games") and student.is_connected("/games")
     therapist.emit("start", {"game": "tic_tac_toe", "first_player": "therapist"}, namespace="/games")
-    therapist.get_received("/games")
-    student.get_received("/games")
+    therapist.events("/games")
+    student.events("/games")
     return room, therapist, student
 
 
@@ -41,36 +41,34 @@ def _move(sock, version, cell, move_id="move-0001"):
 # --- connecting ---------------------------------------------------------------------------------
 
 
-def test_therapist_and_student_can_connect_and_get_the_saved_state(game_room, therapist_client, student_client,
-                                                                    games_socket):
+def test_therapist_and_student_can_connect_and_get_the_saved_state(game_room, therapist_client, games_socket):
     room = game_room()
     therapist = games_socket(therapist_client, room)
-    student = games_socket(student_client(room), room)
+    student = games_socket(room.student_client, room)
     assert therapist.is_connected("/games") and student.is_connected("/games")
     assert received(student, "game") == [{"status": "none", "events": []}]
 
 
-def test_student_cannot_connect_without_games_consent(game_room, therapist_client, student_client, games_socket):
+def test_student_cannot_connect_without_games_consent(game_room, therapist_client, games_socket):
     room = game_room(scopes=("video_sessions",))
-    assert not games_socket(student_client(room), room).is_connected("/games")
+    assert not games_socket(room.student_client, room).is_connected("/games")
     assert not games_socket(therapist_client, room).is_connected("/games")
 
 
 def test_student_cannot_connect_before_being_admitted(game_room, student_client, games_socket):
-    room = game_room()
+    room = game_room(live=False)
     assert not games_socket(student_client(room, admitted=False), room).is_connected("/games")
 
 
 def test_nobody_can_connect_before_the_room_is_live(game_room, therapist_client, games_socket):
-    room = game_room(status="open")
+    room = game_room(live=False)
     assert not games_socket(therapist_client, room).is_connected("/games")
 
 
-def test_student_cannot_connect_to_another_room(game_room, student_client, games_socket):
+def test_student_cannot_connect_to_another_room(game_room, games_socket):
     room, other = game_room(), game_room()
-    client = student_client(room)
-    assert not games_socket(client, other).is_connected("/games")
-    assert games_socket(client, room).is_connected("/games")
+    assert not games_socket(room.student_client, other).is_connected("/games")
+    assert games_socket(room.student_client, room).is_connected("/games")
 
 
 @pytest.mark.parametrize("who", ["other_therapist", "foreign_therapist", "guardian", "district_admin"])
@@ -91,12 +89,12 @@ def test_nobody_can_connect_to_a_missing_room(therapist_client, games_socket):
 # --- therapist controls ---------------------------------------------------------------------------
 
 
-def test_therapist_can_start_a_game_and_both_see_it(game_room, therapist_client, student_client, games_socket):
+def test_therapist_can_start_a_game_and_both_see_it(game_room, therapist_client, games_socket):
     room = game_room()
     therapist = games_socket(therapist_client, room)
-    student = games_socket(student_client(room), room)
-    therapist.get_received("/games")
-    student.get_received("/games")
+    student = games_socket(room.student_client, room)
+    therapist.events("/games")
+    student.events("/games")
     therapist.emit("start", {"game": "tic_tac_toe", "first_player": "student"}, namespace="/games")
     for sock in (therapist, student):
         [game] = received(sock, "game")
@@ -140,7 +138,7 @@ def test_student_cannot_move_while_locked(ttt):
     room, therapist, student = ttt
     therapist.emit("reset", {"first_player": "student"}, namespace="/games")
     therapist.emit("lock", {"locked": True}, namespace="/games")
-    student.get_received("/games")
+    student.events("/games")
     version = _current(room).version
     answer = _move(student, version, 0, "locked-move")
     assert answer["code"] == "locked" and _errors(student) == ["locked"]
@@ -165,7 +163,7 @@ def test_player_cannot_make_a_stale_move(ttt):
     room, therapist, student = ttt
     version = _current(room).version
     assert _move(therapist, version, 4, "first-move")["ok"]
-    student.get_received("/games")
+    student.events("/games")
     answer = _move(student, version, 0, "stale-move")  # made on the board before the therapist's move
     assert answer["code"] == "stale"
     got = events_by_name(student)
@@ -230,13 +228,13 @@ def test_therapist_and_student_can_play_to_a_win_and_both_see_it(ttt):
         assert {"type": "win", "winner": "therapist", "line": [0, 1, 2]} in last["events"]
 
 
-def test_student_reconnecting_gets_the_game_exactly_as_saved(ttt, student_client, games_socket):
+def test_student_reconnecting_gets_the_game_exactly_as_saved(ttt, games_socket):
     room, therapist, student = ttt
     assert _move(therapist, _current(room).version, 4, "t-move-1")["ok"]
     assert _move(student, _current(room).version, 0, "s-move-1")["ok"]
     last = received(student, "game")[-1]
     student.disconnect("/games")
-    again = games_socket(student_client(room), room)
+    again = games_socket(room.student_client, room)
     [restored] = received(again, "game")
     assert restored["state"] == last["state"] and restored["version"] == last["version"]
     assert restored["state"]["board"][4] == "therapist" and restored["state"]["board"][0] == "student"
@@ -248,22 +246,22 @@ def test_student_reconnecting_gets_the_game_exactly_as_saved(ttt, student_client
 def _checkin(room, therapist, student):
     therapist.emit("start", {"game": "mood_checkin", "first_player": "student"}, namespace="/games")
     game = _current(room)
-    return student.emit("move", {"version": game.version, "move_id": "mood-start", "move": {"phase": "start", "mood": 4}},
-                        namespace="/games", callback=True)
+    move = {"version": game.version if game else 1, "move_id": "mood-start", "move": {"phase": "start", "mood": 4}}
+    return student.emit("move", move, namespace="/games", callback=True)
 
 
-def test_student_mood_is_stored_with_mood_consent(game_room, therapist_client, student_client, games_socket):
+def test_student_mood_is_stored_with_mood_consent(game_room, therapist_client, games_socket):
     room = game_room()
-    therapist, student = games_socket(therapist_client, room), games_socket(student_client(room), room)
+    therapist, student = games_socket(therapist_client, room), games_socket(room.student_client, room)
     answer = _checkin(room, therapist, student)
     assert answer["ok"] and answer["mood_saved"] is True
     [row] = db.session.scalars(select(MoodCheckin)).all()
     assert (row.student_id, row.room_id, row.moment, row.face) == (room.student_id, room.id, "start", 4)
 
 
-def test_student_mood_is_not_stored_without_mood_consent(game_room, therapist_client, student_client, games_socket):
+def test_student_mood_is_not_stored_without_mood_consent(game_room, therapist_client, games_socket):
     room = game_room(scopes=("video_sessions", "games"))
-    therapist, student = games_socket(therapist_client, room), games_socket(student_client(room), room)
+    therapist, student = games_socket(therapist_client, room), games_socket(room.student_client, room)
     answer = _checkin(room, therapist, student)
     assert answer["ok"] is False
     assert "no_mood_consent" in _errors(therapist)
