@@ -8,11 +8,13 @@ code through the real join page and says they are ready.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from tests.e2e.helpers import THERAPIST
@@ -84,10 +86,8 @@ def student_page(browser, live_server, browser_errors):
     browser_errors.watch(context)
     page = context.new_page()
     yield page
-    try:
+    with contextlib.suppress(PlaywrightError):  # closed or navigating: nothing more to deliver
         page.evaluate("0")
-    except Exception:  # noqa: BLE001 - closed or navigating: nothing more to deliver
-        pass
     context.close()
     unexpected = browser_errors.unexpected()
     assert not unexpected, "The student's browser reported errors:\n" + "\n".join(unexpected)
