@@ -73,7 +73,19 @@ def game_payload(game: GameSession | None, role: str, events: list[dict] | None 
         "result": rules.result(state),
         "over": rules.is_over(state),
         "events": events or [],
+        "ask": _mood_question(game) if game.game == "mood_checkin" else None,
     }
+
+
+def _mood_question(game: GameSession) -> str | None:
+    """Which face the check-in asks for now: "start"; then nothing until the therapist opens the
+    check-in again near the end of the session, when it asks for "end"; None once both are in."""
+    state = game.state
+    if state.get("start") is None:
+        return "start"
+    if state.get("end") is None and not game.recent_move_ids:
+        return "end"  # reopened with the start face kept: no face picked in this check-in yet
+    return None
 
 
 # --- therapist controls -----------------------------------------------------------------------

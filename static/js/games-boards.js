@@ -327,15 +327,25 @@ function moodCheckin(container, ctx) {
     update(game, c) {
       const { role, catalogue } = c;
       const state = game.state;
-      const phase = state.start === null || state.start === undefined ? "start" : "end";
-      const done = state.start && state.end;
+      const phase = game.ask || (state.start && !state.end ? "end" : "start");
+      const done = !game.ask;
       const label = (value) => { const face = catalogue.faces.find((f) => f.value === value); return face ? `${face.emoji} ${face.label}` : ""; };
-      if (role === "student") question.textContent = done ? "Thank you for sharing how you feel!" : phase === "start" ? "How are you feeling right now, at the start?" : "How are you feeling now, at the end?";
-      else question.textContent = done ? "The student has checked in at the start and the end." : `Waiting for the student to pick a face for the ${phase}.`;
+      if (role === "student") {
+        if (state.start && state.end) question.textContent = "Thank you for sharing how you feel!";
+        else if (done) question.textContent = "Thanks for checking in! We'll ask again at the end of the session.";
+        else question.textContent = phase === "start" ? "How are you feeling right now, at the start?" : "How are you feeling now, at the end?";
+      } else if (state.start && state.end) {
+        question.textContent = "The student has checked in at the start and the end.";
+      } else if (done) {
+        question.textContent = "The student has checked in for the start. Open the mood check-in again near the end.";
+      } else {
+        question.textContent = `Waiting for the student to pick a face for the ${phase}.`;
+      }
       buttons.forEach((button, i) => {
         const value = catalogue.faces[i].value;
         button.dataset.phase = phase;
-        const picked = state[phase] === value;
+        const shown = game.ask || (state.end ? "end" : "start"); // the face to show as picked
+        const picked = state[shown] === value;
         button.setAttribute("aria-pressed", String(picked));
         button.setAttribute("aria-disabled", String(!(c.canAct && role === "student" && !done)));
       });

@@ -110,10 +110,13 @@ def test_mood_is_not_stored_once_mood_consent_is_withdrawn_mid_session(room, wor
 def test_mood_check_in_reopened_later_keeps_the_start_face(room, world):
     now = utcnow()
     game = services.start_game(world.therapist, room, "mood_checkin", "student", now)
+    assert services.game_payload(game, "student")["ask"] == "start"
     services.apply_move(room, "student", game.version, "mood-0003", {"phase": "start", "mood": 3}, now)
+    assert services.game_payload(services.current_game(room.id), "student")["ask"] is None  # not the end yet
     services.start_game(world.therapist, room, "tic_tac_toe", "student", now)
     again = services.start_game(world.therapist, room, "mood_checkin", "student", now)
     assert again.state["start"] == 3 and again.state["end"] is None
+    assert services.game_payload(again, "student")["ask"] == "end"
     services.apply_move(room, "student", again.version, "mood-0004", {"phase": "end", "mood": 5}, now)
     rows = {row.moment: row.face for row in db.session.scalars(select(MoodCheckin))}
     assert rows == {"start": 3, "end": 5}
