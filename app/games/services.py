@@ -132,7 +132,7 @@ def start_game(actor, room, game_name: str, first_player: str, now: datetime, *,
     db.session.flush()
     record("games.started", actor=actor, target=game, student_id=room.student_id, now=now, game=game_name,
            room_id=room.id)
-    db.session.commit()
+    _save(game)  # stale if another start or move changed the running game meanwhile
     return game
 
 
