@@ -22,10 +22,15 @@ function start(root) {
   let retryTimer = null;
   let closed = false;
 
+  // Everything one update says is read out together (a move and the win it made, say).
+  let pending = [];
   function announce(text) {
-    // Re-setting the same text would not be read again: clear first.
-    status.textContent = "";
-    window.setTimeout(() => { status.textContent = text; }, 30);
+    if (!text) return;
+    if (!pending.length) {
+      status.textContent = ""; // so the same words are read again when they come again
+      window.setTimeout(() => { status.textContent = pending.join(" "); pending = []; }, 30);
+    }
+    if (!pending.includes(text)) pending.push(text);
   }
 
   function showError(text) {
