@@ -101,14 +101,17 @@ class GuardedNamespace(Namespace):
     def on_connect(self, auth=None):
         if not origin_allowed(request.headers.get("Origin")):
             log.info("socket refused: origin", extra={"namespace": self.namespace})
-            raise ConnectionRefusedError({"code": "bad_origin", "message": "This page is not allowed to connect."})
+            message = "This page is not allowed to connect."
+            raise ConnectionRefusedError(message, {"code": "bad_origin", "message": message})
         actor = self.resolve_actor()
         try:
             self.authorize_connect(actor, auth if isinstance(auth, dict) else {})
             self.connected(actor, auth if isinstance(auth, dict) else {})
         except SocketRefused as refused:
             db.session.rollback()
-            raise ConnectionRefusedError({"code": refused.code, "message": refused.message}) from None
+            # Two arguments: the client's connect_error then has err.message and err.data = {code, message}
+            # (a single dict argument would arrive as its str()).
+            raise ConnectionRefusedError(refused.message, {"code": refused.code, "message": refused.message}) from None
 
     def on_disconnect(self, reason=None):
         for key in [k for k in self._buckets if k[0] == request.sid]:

@@ -66,7 +66,7 @@ def current_room_actor(room: LiveRoom | None, now: datetime | None = None) -> tu
         if role is not None:
             return user, role
     grant = grant_in_session(room)
-    if grant is not None and grant.active:
+    if grant is not None:  # a revoked grant has no role, but its page can still say why
         return grant, room_role(grant, room, now)
     if user is not None:
         return user, None

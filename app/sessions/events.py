@@ -132,11 +132,12 @@ class CallNamespace(RoomNamespace):
             if old_sid != sid:
                 socketio.emit("replaced", {}, to=old_sid, namespace=self.namespace)
                 socketio.server.disconnect(old_sid, namespace=self.namespace)
-        others = [info["role"] for s, info in self._sids.items() if s != sid and info["room_id"] == room.id]
-        present = bool(others) or bool(
-            db.session.scalar(select(RoomSocket.id).where(RoomSocket.room_id == room.id,
-                                                          RoomSocket.namespace == self.namespace,
-                                                          RoomSocket.sid != sid).limit(1)))
+        # Is the other participant here (in any process)? Our own older sockets do not count.
+        present = bool(db.session.scalar(
+            select(RoomSocket.id).where(RoomSocket.room_id == room.id, RoomSocket.namespace == self.namespace,
+                                        RoomSocket.sid != sid,
+                                        ~((RoomSocket.actor_kind == kind) & (RoomSocket.actor_id == actor_id)))
+            .limit(1)))
         emit("joined", {"role": role, "peer_present": present, "closes_at": room.closes_at.isoformat(),
                         "started_at": room.started_at.isoformat() if room.started_at else None})
         emit("peer_joined", {"role": role}, to=self.room_channel(room.id), skip_sid=sid)

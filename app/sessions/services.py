@@ -107,15 +107,20 @@ def open_room(actor, appointment, *, now: datetime | None = None) -> LiveRoom:
     return room
 
 
-def issue_join_link(actor, room: LiveRoom, *, now: datetime | None = None) -> str:
-    """A fresh join-link token (256 random bits) for the room; the previous one stops working.
-    Only its SHA-256 is stored, so the token is shown once and never again."""
-    now = now or utcnow()
+def _new_join_token(actor, room: LiveRoom, now: datetime) -> str:
     if not permissions.can_manage_room(actor, room, now):
         raise SessionError("This room is not open.")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     room.join_token_hash = hash_token(token)
     room.join_token_issued_at = now
+    return token
+
+
+def issue_join_link(actor, room: LiveRoom, *, now: datetime | None = None) -> str:
+    """A fresh join-link token (256 random bits) for the room; the previous one stops working.
+    Only its SHA-256 is stored, so the token is shown once and never again."""
+    now = now or utcnow()
+    token = _new_join_token(actor, room, now)
     record("live_room.link_issued", actor=actor, district_id=room.district_id, target=room,
            student_id=room.student_id, now=now)
     db.session.commit()
@@ -124,7 +129,8 @@ def issue_join_link(actor, room: LiveRoom, *, now: datetime | None = None) -> st
 
 def email_join_link(actor, room: LiveRoom, link_for, *, now: datetime | None = None) -> int:
     """Email a fresh join link to the student's guardians with legal authority (active,
-    unrestricted links). `link_for(token)` builds the absolute URL. Returns how many were sent."""
+    unrestricted links); it replaces the previous link. `link_for(token)` builds the absolute URL.
+    Sent after the commit. Returns how many were sent."""
     from app.consent.services import legal_guardians
     from app.sessions.notify import send_join_link
 
@@ -132,13 +138,13 @@ def email_join_link(actor, room: LiveRoom, link_for, *, now: datetime | None = N
     guardians = legal_guardians(room.student)
     if not guardians:
         raise SessionError("This student has no guardian with legal authority to send the link to.")
-    token = issue_join_link(actor, room, now=now)
-    url = link_for(token)
-    for guardian in guardians:
-        send_join_link(room, guardian, url)
+    token = _new_join_token(actor, room, now)
     record("live_room.link_emailed", actor=actor, district_id=room.district_id, target=room,
            student_id=room.student_id, now=now, recipients=len(guardians))
     db.session.commit()
+    url = link_for(token)
+    for guardian in guardians:
+        send_join_link(room, guardian, url)
     return len(guardians)
 
 

@@ -246,7 +246,7 @@ def join():
             return _after_grant(grant)
     elif request.method == "POST":
         g.join_failed = True
-    return render_template("sessions/join.html", form=form, error=error), 200 if error is None else 400
+    return render_template("sessions/join.html", form=form, error=error)
 
 
 @bp.route("/join/<token>", methods=["GET", "POST"])
@@ -272,4 +272,4 @@ def join_link(token: str):
             error = str(refused)
         else:
             return _after_grant(grant)
-    return render_template("sessions/join_link.html", form=form, error=error), 200 if error is None else 400
+    return render_template("sessions/join_link.html", form=form, error=error)

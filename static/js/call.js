@@ -1,0 +1,482 @@
+// The 1:1 video call: WebRTC with the "perfect negotiation" pattern (the student is polite),
+// signalled over the /call Socket.IO namespace. Also: mute, camera off, timer, connection
+// quality from getStats, a chat that is never stored, ICE restart, and ending.
+// State for people and tests: window.homeroomCall (and data-state on #call).
+const root = document.getElementById('call');
+const roomId = Number(root.dataset.room);
+const role = root.dataset.role;
+const polite = role === 'student';
+const $ = (id) => document.getElementById(id);
+const remoteVideo = $('remote-video');
+const localVideo = $('local-video');
+const statusLine = $('call-status');
+
+const state = {
+  role,
+  pc: null,
+  connectionState: 'new',
+  socketConnected: false,
+  peerPresent: false,
+  muted: false,
+  cameraOff: false,
+  ended: false,
+  endedReason: null,
+  bytesReceived: 0,
+  audioBytesReceived: 0,
+  quality: 'unknown',
+  iceRestarts: 0,
+  chat: [],
+};
+window.homeroomCall = state;
+
+const OTHER = role === 'therapist' ? 'The student' : 'Your counselor';
+const ENDED = {
+  therapist_ended: role === 'therapist' ? 'You ended the session.' : 'Your counselor ended the session. Thank you for coming today!',
+  consent_revoked: 'The session ended because a guardian changed their permission for video sessions.',
+  deactivated: "The session ended because the counselor's account was closed.",
+  closed: 'The session time is over, so the room has closed.',
+  replaced: 'This session was opened in another window or tab, so it stopped here.',
+  disconnected: 'The connection to the session was lost. Reload the page to try again.',
+};
+const REFUSED = {
+  closed: 'closed',
+  no_consent: 'consent_revoked',
+};
+
+let localStream = null;
+let iceServers = [];
+let makingOffer = false;
+let ignoreOffer = false;
+let settingRemoteAnswer = false;
+let pendingCandidates = [];
+let chain = Promise.resolve();
+let statsTimer = null;
+let disconnectTimer = null;
+let startedAt = root.dataset.startedAt ? new Date(root.dataset.startedAt) : null;
+const closesAt = new Date(root.dataset.closesAt);
+
+function setStatus(text) { statusLine.textContent = text; }
+function queue(task) {
+  chain = chain.then(task).catch((error) => setStatus(`Something went wrong with the video (${error.name || 'error'}). Trying again…`));
+  return chain;
+}
+
+// --- media ---------------------------------------------------------------------------------------
+
+const media = (async () => {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return null;
+  for (const constraints of [{ audio: true, video: { width: 640, height: 360 } }, { audio: true }]) {
+    try {
+      localStream = await navigator.mediaDevices.getUserMedia(constraints);
+      localVideo.srcObject = localStream;
+      return localStream;
+    } catch (error) { /* try with less */ }
+  }
+  setStatus('We could not start your camera or microphone. The other person may not see or hear you.');
+  return null;
+})();
+
+function setTracks(kind, enabled) {
+  if (!localStream) return;
+  for (const track of localStream.getTracks()) if (track.kind === kind) track.enabled = enabled;
+}
+
+// --- the peer connection -------------------------------------------------------------------------
+
+function stopPeer() {
+  if (state.pc) {
+    state.pc.onnegotiationneeded = null;
+    state.pc.onicecandidate = null;
+    state.pc.ontrack = null;
+    state.pc.onconnectionstatechange = null;
+    state.pc.oniceconnectionstatechange = null;
+    state.pc.close();
+  }
+  state.pc = null;
+  state.connectionState = 'closed';
+  root.dataset.connection = 'closed';
+  pendingCandidates = [];
+  makingOffer = false;
+  ignoreOffer = false;
+  settingRemoteAnswer = false;
+  remoteVideo.srcObject = null;
+}
+
+function restartIce(pc) {
+  if (state.pc !== pc || state.ended) return;
+  state.iceRestarts += 1;
+  setStatus('The connection is weak. Reconnecting…');
+  pc.restartIce();
+}
+
+async function startPeer() {
+  await media;
+  if (state.ended) return;
+  stopPeer();
+  const pc = new RTCPeerConnection({ iceServers });
+  state.pc = pc;
+  state.connectionState = pc.connectionState;
+  pc.onnegotiationneeded = async () => {
+    try {
+      makingOffer = true;
+      await pc.setLocalDescription();
+      if (state.pc === pc) socket.emit('signal', { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+    } catch (error) {
+      setStatus('Could not start the video. Trying again…');
+    } finally {
+      makingOffer = false;
+    }
+  };
+  pc.onicecandidate = ({ candidate }) => {
+    if (candidate && candidate.candidate && state.pc === pc) socket.emit('signal', { candidate: candidate.toJSON() });
+  };
+  pc.ontrack = ({ track, streams }) => {
+    const stream = streams[0] || new MediaStream([track]);
+    if (remoteVideo.srcObject !== stream) {
+      remoteVideo.srcObject = stream;
+      remoteVideo.play().catch(() => { $('play-audio').hidden = false; });
+    }
+  };
+  pc.onconnectionstatechange = () => {
+    if (state.pc !== pc) return;
+    state.connectionState = pc.connectionState;
+    root.dataset.connection = pc.connectionState;
+    if (pc.connectionState === 'connected') {
+      if (!startedAt) startedAt = new Date();
+      setStatus(`Connected. ${OTHER} is here.`);
+    } else if (pc.connectionState === 'failed') {
+      restartIce(pc);
+    } else if (pc.connectionState === 'connecting') {
+      setStatus('Connecting…');
+    }
+  };
+  pc.oniceconnectionstatechange = () => {
+    if (state.pc !== pc) return;
+    clearTimeout(disconnectTimer);
+    if (pc.iceConnectionState === 'failed') restartIce(pc);
+    if (pc.iceConnectionState === 'disconnected') {
+      // A short blip often heals by itself; restart ICE if it has not after 3 seconds.
+      disconnectTimer = setTimeout(() => { if (pc.iceConnectionState === 'disconnected') restartIce(pc); }, 3000);
+    }
+  };
+  if (localStream) {
+    for (const track of localStream.getTracks()) pc.addTrack(track, localStream);
+  } else {
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    pc.addTransceiver('video', { direction: 'recvonly' });
+  }
+}
+
+async function onSignal({ description, candidate }) {
+  const pc = state.pc;
+  if (!pc || state.ended) return;
+  if (description) {
+    const readyForOffer = !makingOffer && (pc.signalingState === 'stable' || settingRemoteAnswer);
+    const collision = description.type === 'offer' && !readyForOffer;
+    ignoreOffer = !polite && collision;
+    if (ignoreOffer) return;
+    settingRemoteAnswer = description.type === 'answer';
+    await pc.setRemoteDescription(description);
+    settingRemoteAnswer = false;
+    // Candidates that arrived before the description wait here until it is set.
+    const early = pendingCandidates;
+    pendingCandidates = [];
+    for (const c of early) await pc.addIceCandidate(c).catch(() => {});
+    if (description.type === 'offer') {
+      await pc.setLocalDescription();
+      socket.emit('signal', { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+    }
+  } else if (candidate) {
+    if (!pc.remoteDescription) {
+      pendingCandidates.push(candidate);
+      return;
+    }
+    try {
+      await pc.addIceCandidate(candidate);
+    } catch (error) {
+      if (!ignoreOffer) throw error;
+    }
+  }
+}
+
+// --- quality and timer -----------------------------------------------------------------------------
+
+function describeQuality(rtt, lossRate) {
+  if (rtt === null && lossRate === null) return 'unknown';
+  if ((rtt ?? 0) < 0.3 && (lossRate ?? 0) < 0.02) return 'good';
+  if ((rtt ?? 0) < 0.6 && (lossRate ?? 0) < 0.08) return 'fair';
+  return 'poor';
+}
+const QUALITY_LABELS = { good: 'good', fair: 'fair', poor: 'poor', unknown: 'checking' };
+let lastLoss = { lost: 0, received: 0 };
+
+async function sampleStats() {
+  const pc = state.pc;
+  if (!pc || pc.connectionState === 'closed') return;
+  const stats = await pc.getStats();
+  let videoBytes = 0; let audioBytes = 0; let lost = 0; let received = 0; let rtt = null;
+  stats.forEach((report) => {
+    if (report.type === 'inbound-rtp') {
+      if (report.kind === 'video') videoBytes += report.bytesReceived || 0;
+      if (report.kind === 'audio') audioBytes += report.bytesReceived || 0;
+      lost += report.packetsLost || 0;
+      received += report.packetsReceived || 0;
+    }
+    if (report.type === 'candidate-pair' && report.nominated && report.state === 'succeeded'
+        && typeof report.currentRoundTripTime === 'number') rtt = report.currentRoundTripTime;
+  });
+  state.bytesReceived = videoBytes;
+  state.audioBytesReceived = audioBytes;
+  const dLost = lost - lastLoss.lost; const dReceived = received - lastLoss.received;
+  lastLoss = { lost, received };
+  const lossRate = dLost + dReceived > 0 ? Math.max(0, dLost) / (dLost + dReceived) : null;
+  state.quality = pc.connectionState === 'connected' ? describeQuality(rtt, lossRate) : 'unknown';
+  $('quality').dataset.quality = state.quality;
+  $('quality-label').textContent = QUALITY_LABELS[state.quality];
+}
+
+function tickTimer() {
+  const now = new Date();
+  if (startedAt && !state.ended) {
+    const seconds = Math.max(0, Math.floor((now - startedAt) / 1000));
+    $('timer').textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+  }
+  if (now >= closesAt && !state.ended) setStatus('The session time is over.');
+}
+
+// --- ending --------------------------------------------------------------------------------------
+
+function end(reason) {
+  if (state.ended) return;
+  state.ended = true;
+  state.endedReason = reason;
+  clearInterval(statsTimer);
+  stopPeer();
+  if (localStream) localStream.getTracks().forEach((t) => t.stop());
+  socket.disconnect();
+  state.socketConnected = false;
+  root.dataset.state = 'ended';
+  $('ended-message').textContent = ENDED[reason] || ENDED.closed;
+  $('ended').hidden = false;
+  for (const el of root.querySelectorAll('.call__controls button, #chat-form input, #chat-form button, [data-admit]')) {
+    el.disabled = true;
+  }
+  setStatus('The session has ended.');
+  $('ended').focus?.();
+}
+
+// --- chat and controls ---------------------------------------------------------------------------
+
+function addChat(from, text) {
+  state.chat.push({ from, text });
+  const item = document.createElement('li');
+  const who = document.createElement('strong');
+  who.textContent = from === role ? 'You: ' : (from === 'therapist' ? 'Counselor: ' : 'Student: ');
+  item.append(who, document.createTextNode(text));
+  $('chat-log').append(item);
+  item.scrollIntoView({ block: 'nearest' });
+}
+
+$('chat-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const input = $('chat-text');
+  const text = input.value.trim();
+  if (!text || state.ended) return;
+  socket.emit('chat', { text }, (reply) => {
+    if (reply && reply.ok) {
+      addChat(role, text);
+      input.value = '';
+    } else {
+      setStatus(reply && reply.message ? reply.message : 'The message was not sent.');
+    }
+  });
+});
+
+function sendMediaState() {
+  socket.emit('media_state', { muted: state.muted, camera_off: state.cameraOff });
+}
+
+$('mute').addEventListener('click', () => {
+  state.muted = !state.muted;
+  setTracks('audio', !state.muted);
+  $('mute').setAttribute('aria-pressed', String(state.muted));
+  $('mute').textContent = state.muted ? 'Unmute' : 'Mute';
+  sendMediaState();
+});
+
+$('camera').addEventListener('click', () => {
+  state.cameraOff = !state.cameraOff;
+  setTracks('video', !state.cameraOff);
+  $('camera').setAttribute('aria-pressed', String(state.cameraOff));
+  $('camera').textContent = state.cameraOff ? 'Turn camera on' : 'Turn camera off';
+  sendMediaState();
+});
+
+$('play-audio').addEventListener('click', () => {
+  remoteVideo.play().then(() => { $('play-audio').hidden = true; }).catch(() => {});
+});
+
+const endForm = $('end-form');
+if (endForm) {
+  endForm.addEventListener('submit', (event) => {
+    if (!socket.connected) return; // the plain form still ends it
+    event.preventDefault();
+    socket.emit('end', null);
+  });
+}
+
+// --- the therapist's side panel ----------------------------------------------------------------------
+
+function shareStatus(text) { const el = $('share-status'); if (el) el.textContent = text; }
+
+async function postForm(form) {
+  const response = await fetch(form.action, {
+    method: 'POST', body: new FormData(form), headers: { Accept: 'application/json' }, credentials: 'same-origin',
+  });
+  return response.json();
+}
+
+const linkForm = $('new-link-form');
+if (linkForm) {
+  linkForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      const reply = await postForm(linkForm);
+      if (!reply.ok) { shareStatus(reply.message); return; }
+      $('join-link').value = reply.url;
+      $('link-box').hidden = false;
+      $('join-link').select();
+      shareStatus('A new join link is ready. Earlier links no longer work.');
+    } catch (error) {
+      shareStatus('Could not make a link. Please try again.');
+    }
+  });
+  $('copy-link').addEventListener('click', async () => {
+    const input = $('join-link');
+    input.select();
+    try {
+      await navigator.clipboard.writeText(input.value);
+      shareStatus('Link copied.');
+    } catch (error) {
+      shareStatus('Press Ctrl+C (or ⌘+C) to copy the selected link.');
+    }
+  });
+}
+
+const emailForm = $('email-link-form');
+if (emailForm) {
+  emailForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    try {
+      shareStatus((await postForm(emailForm)).message);
+    } catch (error) {
+      shareStatus('Could not send the link. Please try again.');
+    }
+  });
+}
+
+const waitingList = $('waiting-list');
+
+function showWaiting(grantId) {
+  if (!waitingList || waitingList.querySelector(`[data-grant="${grantId}"]`)) return;
+  const row = document.createElement('p');
+  row.className = 'call__waiting';
+  row.dataset.grant = String(grantId);
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = 'button button--primary button--small';
+  button.dataset.admit = String(grantId);
+  button.textContent = 'Admit';
+  row.append(document.createTextNode('The student is waiting. '), button);
+  waitingList.append(row);
+}
+
+function hideWaiting(grantId) {
+  const row = waitingList && waitingList.querySelector(`[data-grant="${grantId}"]`);
+  if (row) row.remove();
+}
+
+if (waitingList) {
+  waitingList.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-admit]');
+    if (!button) return;
+    const grantId = Number(button.dataset.admit);
+    button.disabled = true;
+    socket.emit('admit', { grant_id: grantId }, (reply) => {
+      if (reply && reply.ok) {
+        hideWaiting(grantId);
+        shareStatus('The student is coming in.');
+      } else {
+        button.disabled = false;
+        shareStatus(reply && reply.message ? reply.message : 'Could not let the student in.');
+      }
+    });
+  });
+}
+
+// --- the socket --------------------------------------------------------------------------------------
+
+// eslint-disable-next-line no-undef
+// WebSocket only: browsers send no Origin header on same-origin polling GETs, and the server
+// refuses sockets without an allowed Origin.
+const socket = io('/call', { auth: { room: roomId }, transports: ['websocket'] });
+state.socket = socket;
+
+const iceReady = new Promise((resolve) => {
+  socket.once('connect', () => {
+    socket.emit('ice_servers', null, (reply) => {
+      if (reply && reply.ok) iceServers = reply.iceServers;
+      resolve();
+    });
+  });
+});
+
+socket.on('connect', () => { state.socketConnected = true; root.dataset.state = 'connected'; });
+socket.on('disconnect', (reason) => {
+  state.socketConnected = false;
+  if (state.ended) return;
+  if (reason === 'io server disconnect') end(state.replaced ? 'replaced' : 'disconnected');
+  else setStatus('Reconnecting…');
+});
+socket.on('connect_error', (error) => {
+  const code = error && error.data && error.data.code;
+  if (!code) { setStatus('Reconnecting…'); return; }
+  if (code === 'not_admitted') { window.location.reload(); return; }
+  end(REFUSED[code] || 'disconnected');
+  $('ended-message').textContent = error.data.message || ENDED.disconnected;
+});
+socket.on('joined', (info) => {
+  if (info.started_at) startedAt = new Date(info.started_at);
+  state.peerPresent = info.peer_present;
+  if (info.peer_present) queue(() => iceReady.then(startPeer));
+  else setStatus(role === 'therapist' ? 'Waiting for the student to join…' : 'Waiting for your counselor…');
+});
+socket.on('peer_joined', (info) => {
+  if (info.role === role) return;
+  state.peerPresent = true;
+  setStatus('Connecting…');
+  queue(() => iceReady.then(startPeer));
+});
+socket.on('peer_left', (info) => {
+  if (info.role === role) return;
+  state.peerPresent = false;
+  queue(async () => stopPeer());
+  setStatus(`${OTHER} left. Waiting for them to come back…`);
+});
+socket.on('signal', (message) => queue(() => onSignal(message)));
+socket.on('chat', ({ from, text }) => addChat(from, text));
+socket.on('media_state', ({ muted, camera_off: cameraOff }) => {
+  const parts = [];
+  if (muted) parts.push('microphone is off');
+  if (cameraOff) parts.push('camera is off');
+  $('peer-media').textContent = parts.length ? `${OTHER}'s ${parts.join(' and ')}.` : '';
+});
+socket.on('student_waiting', ({ grant_id: grantId }) => showWaiting(grantId));
+socket.on('student_left_waiting', ({ grant_id: grantId }) => hideWaiting(grantId));
+socket.on('replaced', () => { state.replaced = true; });
+socket.on('session_ended', ({ reason }) => end(reason));
+socket.on('error', (error) => {
+  if (error && error.code !== 'rate_limited') setStatus(error.message || 'That did not work.');
+});
+
+statsTimer = setInterval(() => { tickTimer(); sampleStats().catch(() => {}); }, 1000);

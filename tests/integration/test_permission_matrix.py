@@ -206,6 +206,7 @@ def _rooms(w) -> dict:
     """An open video room per therapist (own, another school's, another district's), each for a
     telehealth session starting now with video consent, made once per test."""
     from datetime import timedelta
+    from zoneinfo import ZoneInfo
 
     from app.db_types import utcnow
     from app.extensions import db
@@ -225,7 +226,8 @@ def _rooms(w) -> dict:
         student = getattr(w, student_variant)
         appointment = Appointment(
             district_id=student.district_id, school_id=student.school_id, therapist_id=therapist.id,
-            student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=30), local_date=start.date(),
+            student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=30),
+            local_date=start.astimezone(ZoneInfo(student.school.timezone)).date(),
             modality="telehealth", status="scheduled", created_by_id=therapist.id)
         db.session.add(appointment)
         db.session.commit()

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.globals import _cv_app
@@ -40,7 +41,9 @@ def live_room(request, grant_consent, make_user, link_guardian):
         appointment = Appointment(
             district_id=student.district_id, school_id=student.school_id, therapist_id=therapist.id,
             student_id=student.id, starts_at=start, ends_at=start + timedelta(minutes=minutes),
-            local_date=start.date(), modality="telehealth", status="scheduled", created_by_id=therapist.id)
+
+            local_date=start.astimezone(ZoneInfo(student.school.timezone)).date(),
+            modality="telehealth", status="scheduled", created_by_id=therapist.id)
         db.session.add(appointment)
         db.session.commit()
         at = min(start, utcnow())
