@@ -182,52 +182,40 @@ def close_games(room_id: int, game=None, reason: str = "room_ended") -> None:
 
 def on_room_ended(sender, *, room_id: int, reason: str, at, **_extra) -> None:
     """The live room ended: end its game and close its /games sockets."""
+    close_games(room_id, _end_games(room_id, "room_ended", at), "room_ended")
+
+
+def _end_games(room_id: int, reason: str, at):
     try:
-        game = services.end_games_in_room(room_id, "room_ended", at)
-    except Exception:  # noqa: BLE001 - the room has ended; a failure here must not undo that
+        return services.end_games_in_room(room_id, reason, at)
+    except Exception:  # noqa: BLE001 - the change that caused this has committed; log and carry on
         db.session.rollback()
         log.exception("could not end games of room %s", room_id)
-        game = None
-    close_games(room_id, game, "room_ended")
+        return None
 
 
 def on_consent_revoked(sender, *, student_id: int, scopes: list[str], at, **_extra) -> None:
-    """`games` consent withdrawn: end the student's games and close their /games sockets.
-    `mood_checkins` withdrawn: end a running mood check-in (nothing more is stored)."""
-    if "games" in scopes:
-        room_ids = services.rooms_with_games_for_student(student_id)
-        ending = True
-    elif "mood_checkins" in scopes:
-        room_ids = services.rooms_with_games_for_student(student_id, game="mood_checkin")
-        ending = False
-    else:
-        return
-    for room_id in room_ids:
-        try:
-            game = services.end_games_in_room(room_id, "consent_revoked", at)
-        except Exception:  # noqa: BLE001 - the revocation has committed; log and carry on
-            db.session.rollback()
-            log.exception("could not end games of room %s", room_id)
-            game = None
-        if ending:
-            close_games(room_id, game, "consent_revoked")
-        elif game is not None:
-            for role in ROLES:
-                socketio.emit("game", services.game_payload(game, role, [{"type": "ended", "reason": "consent_revoked"}]),
-                              to=role_channel(room_id, role), namespace=NAMESPACE)
-    if ending:
-        _close_live_student_rooms(student_id)
-
-
-def _close_live_student_rooms(student_id: int) -> None:
-    """Rooms of the student that are live but had no game running still have /games sockets open."""
+    """`games` consent withdrawn: end the student's games and close the /games sockets of every
+    room of theirs that has not ended. `mood_checkins` withdrawn: end a running mood check-in
+    (nothing more is stored); other games go on."""
     from sqlalchemy import select
 
     from app.sessions.models import LiveRoom
 
-    for room_id in db.session.scalars(select(LiveRoom.id).where(LiveRoom.student_id == student_id,
-                                                                LiveRoom.status != "ended")):
-        close_games(room_id, None, "consent_revoked")
+    if "games" in scopes:
+        ended = {room_id: _end_games(room_id, "consent_revoked", at)
+                 for room_id in services.rooms_with_games_for_student(student_id)}
+        open_rooms = list(db.session.scalars(select(LiveRoom.id).where(LiveRoom.student_id == student_id,
+                                                                       LiveRoom.status != "ended")))
+        for room_id in sorted(set(open_rooms) | set(ended)):
+            close_games(room_id, ended.get(room_id), "consent_revoked")
+    elif "mood_checkins" in scopes:
+        for room_id in services.rooms_with_games_for_student(student_id, game="mood_checkin"):
+            game = _end_games(room_id, "consent_revoked", at)
+            if game is not None:
+                for role in ROLES:
+                    socketio.emit("game", services.game_payload(game, role, [{"type": "ended", "reason": "consent_revoked"}]),
+                                  to=role_channel(room_id, role), namespace=NAMESPACE)
 
 
 def register_subscribers(app) -> None:

@@ -305,3 +305,33 @@ def test_student_cannot_move_after_games_consent_is_revoked_elsewhere(ttt, world
     answer = _move(therapist, version, 4, "after-revoke")
     assert answer["ok"] is False
     assert _current(room).version == version
+
+
+def test_games_consent_revocation_closes_games_sockets_with_no_game_running(game_room, therapist_client, games_socket,
+                                                                            world):
+    from app.consent.models import ConsentRequest
+    from app.consent.services import revoke
+
+    room = game_room()
+    therapist, student = games_socket(therapist_client, room), games_socket(room.student_client, room)
+    request = db.session.scalar(select(ConsentRequest).where(ConsentRequest.student_id == room.student_id))
+    revoke(request, world.guardian, ["games"], now=utcnow())
+    assert not student.is_connected("/games") and not therapist.is_connected("/games")
+
+
+def test_mood_consent_revocation_ends_the_check_in_but_not_the_games(game_room, therapist_client, games_socket, world):
+    from app.consent.models import ConsentRequest
+    from app.consent.services import revoke
+
+    room = game_room()
+    therapist, student = games_socket(therapist_client, room), games_socket(room.student_client, room)
+    therapist.emit("start", {"game": "mood_checkin", "first_player": "student"}, namespace="/games")
+    request = db.session.scalar(select(ConsentRequest).where(ConsentRequest.student_id == room.student_id))
+    revoke(request, world.guardian, ["mood_checkins"], now=utcnow())
+    assert _current(room) is None
+    assert received(student, "game")[-1]["ended_reason"] == "consent_revoked"
+    assert student.is_connected("/games") and therapist.is_connected("/games")
+    therapist.emit("start", {"game": "mood_checkin", "first_player": "student"}, namespace="/games")
+    assert "no_mood_consent" in _errors(therapist)
+    therapist.emit("start", {"game": "tic_tac_toe", "first_player": "student"}, namespace="/games")
+    assert _current(room).game == "tic_tac_toe"
