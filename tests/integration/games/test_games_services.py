@@ -146,3 +146,13 @@ def test_room_end_ends_its_game(room, world):
     assert services.current_game(room.id) is None
     game = db.session.scalar(select(GameSession).where(GameSession.room_id == room.id))
     assert game.ended_reason == "room_ended"
+
+
+def test_payload_never_carries_face_down_cards_the_deck_or_the_seed(room, world):
+    now = utcnow()
+    memory = services.start_game(world.therapist, room, "memory_match", "student", now, seed=5)
+    payload = services.game_payload(memory, "therapist")
+    assert payload["state"]["cards"] == [None] * 16 and "seed" not in payload
+    cards = services.start_game(world.therapist, room, "feelings_cards", "student", now, seed=5)
+    payload = services.game_payload(cards, "student")
+    assert "deck" not in payload["state"] and "seed" not in payload["state"] and "seed" not in payload
