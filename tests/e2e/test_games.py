@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import THERAPIST
+from tests.e2e.helpers import THERAPIST, assert_accessible
 
 STUDENT_ROSTER_ID = "demo-s-005"  # on the demo therapist's caseload, with video, games and mood consent
 
@@ -127,6 +127,8 @@ def test_therapist_and_student_can_play_tic_tac_toe_to_a_win_and_draw_together(b
     for p in (therapist, student):
         expect(p.locator("#games-board-title")).to_have_text("Tic-Tac-Toe")
     expect(student.locator("[data-turn]")).to_have_text(re.compile("Waiting for the therapist"))
+    assert_accessible(therapist)
+    assert_accessible(student)
 
     # The therapist (X) takes the top row; the student (O) plays the middle row.
     for p, (row, column) in [(therapist, (1, 1)), (student, (2, 1)), (therapist, (1, 2)), (student, (2, 2))]:
@@ -172,3 +174,29 @@ def test_student_reload_restores_the_game(both_in_room):
     expect(student.locator("[data-turn]")).to_have_text("Your turn!")
     _cell(student, 3, 3).click()
     expect(_cell(therapist, 3, 3)).to_have_accessible_name("Row 3, column 3: X, student")
+
+
+def test_student_mood_check_in_shows_in_the_therapist_trend(both_in_room, base_url, demo_database_url):
+    therapist, student = both_in_room
+    _start(therapist, "Mood Check-in", "Student")
+    expect(student.get_by_text("How are you feeling right now, at the start?")).to_be_visible()
+    student.get_by_role("button", name="Very happy").click()
+    expect(therapist.get_by_text("Start: 😄 Very happy")).to_be_visible()
+    expect(student.get_by_text("Thanks for checking in!")).to_be_visible()
+
+    student_id = _with_app(demo_database_url, _student_id)
+    trend = therapist.context.new_page()
+    trend.goto(f"{base_url}/students/{student_id}/mood")
+    table = trend.get_by_role("table", name="Mood at the start and end of each session, oldest first")
+    expect(table.get_by_role("cell", name="5 – Very happy")).to_be_visible()
+    assert_accessible(trend)
+    trend.close()
+
+
+def _student_id():
+    from sqlalchemy import select
+
+    from app.districts.models import Student
+    from app.extensions import db
+
+    return db.session.scalar(select(Student.id).where(Student.source_id == STUDENT_ROSTER_ID))
