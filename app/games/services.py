@@ -155,7 +155,7 @@ def _require_current(room) -> GameSession:
     return game
 
 
-def _save(game: GameSession) -> None:
+def _save(game: GameSession | None) -> None:
     try:
         db.session.commit()
     except StaleDataError:
@@ -271,13 +271,21 @@ def _record_mood(room, game: GameSession, events: list[dict], now: datetime) -> 
 
 
 def end_games_in_room(room_id: int, reason: str, now: datetime) -> GameSession | None:
-    """End the room's current game (the room ended, or consent was withdrawn). Returns it, or None."""
+    """End the room's current game (the room ended, or consent was withdrawn). Returns it, or None.
+
+    When the room itself ended, its drawings are forgotten too: a child's drawing is part of the
+    conversation, not a record (mood check-ins, given with consent, are the record)."""
     game = current_game(room_id)
-    if game is None:
-        return None
-    _end(game, reason, now)
-    record("games.ended", district_id=game.district_id, target=game, student_id=game.student_id, now=now,
-           game=game.game, reason=reason)
+    if game is not None:
+        _end(game, reason, now)
+        record("games.ended", district_id=game.district_id, target=game, student_id=game.student_id, now=now,
+               game=game.game, reason=reason)
+    if reason == "room_ended":
+        drawings = select(GameSession).where(GameSession.room_id == room_id, GameSession.game == "drawing_board")
+        for drawing in db.session.scalars(drawings):
+            if drawing.state.get("strokes"):
+                drawing.state = {**drawing.state, "strokes": []}
+                drawing.version = drawing.version + 1
     _save(game)
     return game
 

@@ -137,15 +137,22 @@ def test_mood_trend_lists_sessions_oldest_first(game_room, world):
         (earlier.appointment_id, 2, 3), (later.appointment_id, 4, 5)]
 
 
-def test_room_end_ends_its_game(room, world):
+def test_room_end_ends_its_game_and_forgets_its_drawings(room, world):
     from app.sessions.services import end_room
 
-    services.start_game(world.therapist, room, "drawing_board", "student", utcnow())
+    now = utcnow()
+    first = services.start_game(world.therapist, room, "drawing_board", "student", now)
+    stroke = {"kind": "stroke", "stroke_id": "s1", "color": "blue", "width": 4, "points": [[0, 0], [0.5, 0.5]]}
+    services.apply_move(room, "student", first.version, "draw-0001", stroke, now)
+    services.start_game(world.therapist, room, "tic_tac_toe", "student", now)
+    second = services.start_game(world.therapist, room, "drawing_board", "student", now)
+    services.apply_move(room, "therapist", second.version, "draw-0002", stroke, now)
     end_room(room, "therapist_ended", utcnow(), actor=world.therapist)
     db.session.expire_all()
     assert services.current_game(room.id) is None
-    game = db.session.scalar(select(GameSession).where(GameSession.room_id == room.id))
-    assert game.ended_reason == "room_ended"
+    games = db.session.scalars(select(GameSession).where(GameSession.room_id == room.id).order_by(GameSession.id)).all()
+    assert games[-1].ended_reason == "room_ended"
+    assert [g.state["strokes"] for g in games if g.game == "drawing_board"] == [[], []]
 
 
 def test_payload_never_carries_face_down_cards_the_deck_or_the_seed(room, world):
