@@ -157,6 +157,14 @@ def test_therapist_and_student_can_play_tic_tac_toe_to_a_win_and_draw_together(b
     student.mouse.up()
     expect(therapist.locator("canvas.draw__canvas")).to_have_attribute("data-strokes", "1")
     expect(therapist.locator("[data-draw-summary]")).to_have_text("1 line on the board: 0 by you, 1 by the student.")
+    # The therapist draws with the keyboard: Space puts the pen down, arrows draw, Space lifts it.
+    therapist.locator("canvas.draw__canvas").focus()
+    therapist.keyboard.press("Space")
+    for key in ("ArrowRight", "ArrowRight", "ArrowDown"):
+        therapist.keyboard.press(key)
+    therapist.keyboard.press("Space")
+    expect(student.locator("canvas.draw__canvas")).to_have_attribute("data-strokes", "2")
+    expect(student.locator("[data-draw-summary]")).to_have_text("2 lines on the board: 1 by you, 1 by the therapist.")
 
 
 def test_student_reload_restores_the_game(both_in_room):
