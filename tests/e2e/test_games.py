@@ -1,15 +1,15 @@
 """Games beside the call, in two browsers: the therapist's page and the student's page in one room.
 
-The room is set up as in production, except two steps done through the services from the test
-process to keep the test about games: the therapist opens the room (the appointment page's
-button) and admits the student (the waiting list's button). The student joins with the room's
-code through the real join page and says they are ready.
+As in production: the therapist opens the room from the session's page, the student joins with
+the room's code and says they are ready, the therapist admits them from the waiting list. Only
+the session itself (a telehealth appointment starting now) is made directly in the database.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,8 +36,8 @@ def _with_app(database_url: str, work):
             db.engine.dispose()
 
 
-def _open_room(database_url: str) -> tuple[int, str]:
-    """A telehealth session starting now for the demo therapist and student, and its open room."""
+def _session_now(database_url: str) -> int:
+    """A telehealth session starting now for the demo therapist and student; its id."""
 
     def work():
         from sqlalchemy import select
@@ -46,7 +46,6 @@ def _open_room(database_url: str) -> tuple[int, str]:
         from app.districts.models import Student
         from app.extensions import db
         from app.scheduling.models import Appointment
-        from app.sessions import services
 
         therapist = db.session.scalar(select(User).where(User.email == THERAPIST))
         student = db.session.scalar(select(Student).where(Student.source_id == STUDENT_ROSTER_ID))
@@ -58,23 +57,16 @@ def _open_room(database_url: str) -> tuple[int, str]:
             status="scheduled", created_by_id=therapist.id)
         db.session.add(appointment)
         db.session.commit()
-        room = services.open_room(therapist, appointment, now=datetime.now(UTC))
-        return room.id, room.join_code
+        return appointment.id
 
     return _with_app(database_url, work)
 
 
-def _admit(database_url: str, room_id: int) -> None:
-    def work():
-        from app.extensions import db
-        from app.sessions import services
-        from app.sessions.models import LiveRoom
-
-        room = db.session.get(LiveRoom, room_id)
-        for grant in services.waiting_grants(room):
-            services.admit(room.therapist, room, grant, now=datetime.now(UTC))
-
-    _with_app(database_url, work)
+def _wait_for(page: Page, expression: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression!r} on {page.url}"
+        page.wait_for_timeout(100)
 
 
 @pytest.fixture
@@ -95,17 +87,22 @@ def student_page(browser, live_server, browser_errors):
 
 @pytest.fixture
 def both_in_room(page, student_page, base_url, sign_in_as, demo_database_url):
-    room_id, code = _open_room(demo_database_url)
+    appointment_id = _session_now(demo_database_url)
     sign_in_as(THERAPIST)
-    page.goto(f"{base_url}/sessions/rooms/{room_id}")
+    page.goto(f"{base_url}/schedule/appointments/{appointment_id}")
+    page.get_by_role("button", name="Open the video room").click()
+    expect(page).to_have_url(re.compile(r"/sessions/rooms/\d+$"))
+    code = page.locator("#join-code").inner_text().strip()
+
     student_page.goto(base_url + "/join")
-    student_page.get_by_label(re.compile("code", re.I)).fill(code)
-    student_page.get_by_role("button", name="Join").click()
+    student_page.get_by_label("Your code").fill(code)
+    student_page.get_by_role("button", name="Join", exact=True).click()
     if student_page.url.endswith("/ready"):  # a student already asked today is not asked again
-        student_page.get_by_role("button", name=re.compile("ready", re.I)).first.click()
-    expect(student_page).to_have_url(re.compile(r"/waiting$"))
-    _admit(demo_database_url, room_id)
-    student_page.goto(f"{base_url}/sessions/rooms/{room_id}")
+        student_page.get_by_role("button", name="Yes, I'm ready").click()
+    expect(student_page.get_by_role("heading", name="You're in the waiting room")).to_be_visible()
+    _wait_for(student_page, "() => window.homeroomWaiting && window.homeroomWaiting.socketConnected")
+    page.get_by_role("button", name="Admit").click()
+    expect(student_page).to_have_url(re.compile(r"/sessions/rooms/\d+$"))
     for p in (page, student_page):
         expect(p.locator("#games")).to_have_attribute("data-connected", "true", timeout=15_000)
     return page, student_page
