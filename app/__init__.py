@@ -73,6 +73,9 @@ def register_extensions(app: Flask) -> None:
             absolute_lifetime=app.config["SESSION_ABSOLUTE_LIFETIME"],
         )
 
+    # Flask-SocketIO keeps its options between init_app() calls: without this, an app made
+    # later in the same process (tests, CLI) would reuse an earlier app's message-queue manager.
+    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],

@@ -69,6 +69,7 @@ const media = (async () => {
     try {
       localStream = await navigator.mediaDevices.getUserMedia(constraints);
       localVideo.srcObject = localStream;
+      localVideo.play().catch(() => {});
       return localStream;
     } catch (error) { /* try with less */ }
   }
@@ -134,7 +135,11 @@ async function startPeer() {
     const stream = streams[0] || new MediaStream([track]);
     if (remoteVideo.srcObject !== stream) {
       remoteVideo.srcObject = stream;
-      remoteVideo.play().catch(() => { $('play-audio').hidden = false; });
+      remoteVideo.play().catch((error) => {
+        // Browsers may refuse sound until the person clicks: offer a button (other errors are a
+        // newer stream replacing this one, and need nothing).
+        if (error && error.name === 'NotAllowedError') $('play-audio').hidden = false;
+      });
     }
   };
   pc.onconnectionstatechange = () => {
@@ -241,8 +246,17 @@ function tickTimer() {
     const seconds = Math.max(0, Math.floor((now - startedAt) / 1000));
     $('timer').textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
   }
-  if (now >= closesAt && !state.ended) setStatus('The session time is over.');
+  if (now >= closesAt && !state.ended) {
+    setStatus('The session time is over.');
+    // The server ends a room whose time is over at its next event: nudge it now and then, so
+    // both pages hear `session_ended` (reason "closed") even if nobody does anything.
+    if (socket.connected && now - lastNudge > 15000) {
+      lastNudge = now;
+      socket.emit('media_state', { muted: state.muted, camera_off: state.cameraOff });
+    }
+  }
 }
+let lastNudge = 0;
 
 // --- ending --------------------------------------------------------------------------------------
 

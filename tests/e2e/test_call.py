@@ -119,6 +119,9 @@ def _student_joins_by_code(student, base_url, code: str) -> None:
     student.get_by_role("button", name="Yes, I'm ready").click()
     expect(student.get_by_role("heading", name="You're in the waiting room")).to_be_visible()
     _wait_for(student, "() => window.homeroomWaiting && window.homeroomWaiting.socketConnected")
+    _wait_for(student, "() => window.homeroomWaiting.previewing")  # the camera and microphone preview runs
+    expect(student.get_by_text("Your camera and microphone are working.")).to_be_visible()
+    assert_accessible(student)
 
 
 def _admit_and_connect(page, student) -> None:
@@ -145,6 +148,7 @@ def test_therapist_and_student_meet_by_video_mute_chat_and_end(browser, page, ba
         expect(page.get_by_text("Connected. The student is here.")).to_be_visible()
         expect(student.get_by_text("Connected. Your counselor is here.")).to_be_visible()
         assert_accessible(student)
+        assert_accessible(page)
 
         # Mute: the therapist's microphone track stops, and the student is told.
         page.get_by_role("button", name="Mute").click()

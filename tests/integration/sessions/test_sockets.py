@@ -408,3 +408,21 @@ def test_ended_room_refuses_events_from_a_lingering_socket(app, world, client, l
     assert student.emit("signal", OFFER, namespace="/call", callback=True)["code"] == "closed"
     assert student.emit("ice_servers", None, namespace="/call", callback=True)["code"] == "closed"
     assert therapist.events() == []
+
+
+def test_room_whose_time_is_over_ends_at_the_next_event_for_both(app, world, client, live_room, student_client,
+                                                                 socket_for):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from app.db_types import utcnow
+
+    room, therapist, student = _pair(app, world, client, live_room, student_client, socket_for)
+    db.session.execute(update(LiveRoom).where(LiveRoom.id == room.id).values(closes_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    student.emit("media_state", {"muted": False, "camera_off": False}, namespace="/call")
+    assert _ended_within([(therapist, "/call"), (student, "/call")])
+    assert _session_ended_reason(therapist) == ["closed"]
+    room = db.session.get(LiveRoom, room.id, populate_existing=True)
+    assert room.status == "ended" and room.ended_reason == "closed"
