@@ -276,10 +276,13 @@ def end_games_in_room(room_id: int, reason: str, now: datetime) -> GameSession |
     When the room itself ended, its drawings are forgotten too: a child's drawing is part of the
     conversation, not a record (mood check-ins, given with consent, are the record)."""
     game = current_game(room_id)
-    if game is not None:
-        _end(game, reason, now)
-        record("games.ended", district_id=game.district_id, target=game, student_id=game.student_id, now=now,
-               game=game.game, reason=reason)
+    # Normally one game is running; two Starts at the very same moment could leave an older one.
+    running = list(db.session.scalars(select(GameSession).where(GameSession.room_id == room_id,
+                                                                GameSession.status != "ended")))
+    for each in running:
+        _end(each, reason, now)
+        record("games.ended", district_id=each.district_id, target=each, student_id=each.student_id, now=now,
+               game=each.game, reason=reason)
     if reason == "room_ended":
         drawings = select(GameSession).where(GameSession.room_id == room_id, GameSession.game == "drawing_board")
         for drawing in db.session.scalars(drawings):

@@ -163,3 +163,17 @@ def test_payload_never_carries_face_down_cards_the_deck_or_the_seed(room, world)
     cards = services.start_game(world.therapist, room, "feelings_cards", "student", now, seed=5)
     payload = services.game_payload(cards, "student")
     assert "deck" not in payload["state"] and "seed" not in payload["state"] and "seed" not in payload
+
+
+def test_room_end_ends_every_game_left_running(room, world):
+    """Two Starts at the very same moment could leave two running games; the room's end ends both."""
+    now = utcnow()
+    first = services.start_game(world.therapist, room, "tic_tac_toe", "student", now)
+    twin = GameSession(district_id=room.district_id, room_id=room.id, student_id=room.student_id, game="connect_four",
+                       state={}, version=1, seed=1, first_player="student", status="active", recent_move_ids=[],
+                       started_by_id=world.therapist.id, started_at=now)
+    db.session.add(twin)
+    db.session.commit()
+    services.end_games_in_room(room.id, "room_ended", now)
+    db.session.expire_all()
+    assert {db.session.get(GameSession, g.id).status for g in (first, twin)} == {"ended"}
