@@ -93,6 +93,7 @@ def register_blueprints(app: Flask) -> None:
     from app.consent.views import bp as consent_bp
     from app.core import bp as core_bp
     from app.districts.views import bp as districts_bp
+    from app.games.views import bp as games_bp
     from app.notifications.views import bp as notifications_bp
     from app.permissions import TemplateRules
     from app.scheduling.views import bp as scheduling_bp
@@ -109,17 +110,20 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(preflight_bp)
     app.register_blueprint(session_notes_bp)
     app.register_blueprint(sessions_bp)
+    app.register_blueprint(games_bp)
     if app.config["DEV_OUTBOX_PAGE"]:
         app.register_blueprint(notifications_bp)
     app.jinja_env.globals["can"] = TemplateRules()
 
 
 def register_namespaces(app: Flask) -> None:
-    """Socket.IO namespaces: live sessions (/waiting, /call); games add theirs here."""
+    """Socket.IO namespaces: live sessions (/waiting, /call), then games (/games)."""
     from app.extensions import socketio
+    from app.games.events import register as register_games_namespace
     from app.sessions.events import register as register_session_namespaces
 
     register_session_namespaces(socketio)
+    register_games_namespace(socketio)
 
 
 def register_cli(app: Flask) -> None:
@@ -134,11 +138,13 @@ def register_cli(app: Flask) -> None:
 
 def register_subscribers(app: Flask) -> None:
     """Domains react to each other's signals (arrows point one way: scheduling -> consent)."""
+    from app.games.events import register_subscribers as games_subscribers
     from app.scheduling.subscribers import register_subscribers as scheduling_subscribers
     from app.sessions.subscribers import register_subscribers as sessions_subscribers
 
     scheduling_subscribers(app)
     sessions_subscribers(app)
+    games_subscribers(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

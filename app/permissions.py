@@ -527,3 +527,30 @@ def can_open_room(actor, appointment, now: datetime | None = None) -> bool:
         return False
     opens_at, closes_at = room_window(appointment)
     return opens_at <= now < closes_at
+
+# --- games ------------------------------------------------------------------------------------
+
+
+def can_play_games(actor, room, now: datetime | None = None) -> bool:
+    """Games beside a call: whoever may join the call, once the student is admitted (the room is
+    "live"), while a guardian's `games` consent is active."""
+    from app.consent.services import consent_is_active
+
+    now = now or utcnow()
+    if room is None or getattr(room, "status", None) != "live":
+        return False
+    if not can_join_call(actor, room, now):
+        return False
+    return consent_is_active(room.student_id, "games", now)
+
+
+def can_control_games(actor, room, now: datetime | None = None) -> bool:
+    """Choosing, starting, resetting, pausing and ending activities, and locking the student's
+    input: the room's therapist only."""
+    now = now or utcnow()
+    return can_play_games(actor, room, now) and room_role(actor, room, now) == "therapist"
+
+
+def can_view_mood_trend(actor, student, now: datetime | None = None) -> bool:
+    """A student's mood check-ins are clinical: the therapists with the student on their caseload."""
+    return is_therapist(actor) and _same_district(actor, student) and is_on_caseload(actor, student, now)

@@ -312,6 +312,12 @@ ROUTES: dict[str, Route] = {
                therapist=(200, 404, 404, 404), guardian=(200, 404, 404, 404)),
         variants=STUDENT_VARIANTS,
     ),
+    # games
+    "games.mood_trend": Route(
+        "GET", _id("", "/students/{id}/mood"),
+        only(["therapist"], None, therapist=(200, 404, 404, 404)),
+        variants=STUDENT_VARIANTS,
+    ),
     # district administration
     "districts.roster": Route("GET", lambda w, v: "/roster", only(["district_admin"], 200)),
     "districts.roster_preview": Route(
