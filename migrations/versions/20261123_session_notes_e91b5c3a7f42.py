@@ -4,7 +4,7 @@ The private DAP note of a session (one per appointment); data, assessment and pl
 Fernet-encrypted text (DATA_ENCRYPTION_KEYS).
 
 Revision ID: e91b5c3a7f42
-Revises: 7d2a9c41e0b3
+Revises: 3f8e6b2d9a17
 Create Date: 2026-11-23 16:04:22.255981
 
 """
@@ -16,7 +16,7 @@ import app.db_types  # noqa: F401  (custom column types used by autogenerate)
 
 # revision identifiers, used by Alembic.
 revision = 'e91b5c3a7f42'
-down_revision = '7d2a9c41e0b3'
+down_revision = '3f8e6b2d9a17'
 branch_labels = None
 depends_on = None
 
