@@ -474,8 +474,9 @@ def room_role(actor, room, now: datetime | None = None) -> str | None:
     grant of this room; None for everyone else (including a grant still in the waiting room)."""
     if room is None:
         return None
-    if is_therapist(actor) and _same_district(actor, room) and actor.id == room.therapist_id:
-        return "therapist"
+    if (is_therapist(actor) and _same_district(actor, room) and actor.id == room.therapist_id
+            and room.student.active and is_on_caseload(actor, room.student, now)):
+        return "therapist"  # a therapist taken off the caseload loses the room with the record
     if _grant_is_valid(actor, room) and actor.admitted_at is not None:
         return "student"
     return None
@@ -525,8 +526,11 @@ def can_open_room(actor, appointment, now: datetime | None = None) -> bool:
         return False
     if appointment.modality != "telehealth" or appointment.status not in ("scheduled", "needs_consent"):
         return False
+    if not appointment.student.active or not is_on_caseload(actor, appointment.student, now):
+        return False
     opens_at, closes_at = room_window(appointment)
     return opens_at <= now < closes_at
+
 
 # --- games ------------------------------------------------------------------------------------
 

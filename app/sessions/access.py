@@ -162,6 +162,21 @@ class RoomNamespace(GuardedNamespace):
             self.room_disconnected(sid, info)
 
 
+def close_actor_sockets(room_id: int, actor_kind: str, actor_ids: list[int], reason: str) -> None:
+    """Disconnect, in every namespace and process, the sockets of these actors in one room."""
+    rows = db.session.execute(select(RoomSocket.sid, RoomSocket.namespace).where(
+        RoomSocket.room_id == room_id, RoomSocket.actor_kind == actor_kind, RoomSocket.actor_id.in_(actor_ids))).all()
+    for sid, namespace in rows:
+        try:
+            socketio.emit("session_ended", {"reason": reason}, to=sid, namespace=namespace)
+            socketio.server.disconnect(sid, namespace=namespace)
+        except Exception:  # noqa: BLE001 - a socket that is already gone must not stop the others
+            log.exception("could not disconnect a socket of room %s", room_id)
+    db.session.execute(delete(RoomSocket).where(
+        RoomSocket.room_id == room_id, RoomSocket.actor_kind == actor_kind, RoomSocket.actor_id.in_(actor_ids)))
+    db.session.commit()
+
+
 def close_room_sockets(room_id: int, reason: str) -> None:
     """Tell every socket of the room, in every room namespace and every process, that the session
     ended and why, then disconnect each one. Both go through the Socket.IO manager, so with a

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import permissions
 from app.audit.services import record
@@ -100,7 +101,11 @@ def open_room(actor, appointment, *, now: datetime | None = None) -> LiveRoom:
                     opens_at=opens_at, closes_at=closes_at, status="open", created_at=now,
                     join_code=_new_code(now))
     db.session.add(room)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # a double-submitted "Open": the other request made the room
+        db.session.rollback()
+        return room_for_appointment(appointment.id)
     record("live_room.opened", actor=actor, district_id=room.district_id, target=room,
            student_id=room.student_id, now=now, appointment_id=appointment.id)
     db.session.commit()
@@ -236,6 +241,12 @@ def admit(actor, room: LiveRoom, grant: StudentGrant, *, now: datetime | None = 
         raise SessionError("The student has not said they are ready yet.")
     if not consent_is_active(room.student_id, "video_sessions", now):
         raise SessionError("Video consent is not active now.")
+    # One student seat per room: admitting this grant revokes every other grant of the room (an
+    # old tab on a shared computer, a classmate who saw the code), and their sockets are closed.
+    others = db.session.scalars(select(StudentGrant).where(
+        StudentGrant.room_id == room.id, StudentGrant.id != grant.id, StudentGrant.revoked_at.is_(None))).all()
+    for other in others:
+        other.revoked_at = now
     if grant.admitted_at is None:
         grant.admitted_at = now
         record("live_room.admitted", actor=actor, district_id=room.district_id, target=room,
@@ -244,6 +255,10 @@ def admit(actor, room: LiveRoom, grant: StudentGrant, *, now: datetime | None = 
         room.status = "live"
         room.started_at = room.started_at or now
     db.session.commit()
+    if others:
+        from app.sessions.access import close_actor_sockets
+
+        close_actor_sockets(room.id, "grant", [other.id for other in others], "replaced")
     return grant
 
 

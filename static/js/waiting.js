@@ -18,6 +18,7 @@ const ENDED = {
   consent_revoked: 'The session ended because a guardian changed their permission for video sessions. You can close this page now.',
   deactivated: "The session ended because the counselor's account was closed. You can close this page now.",
   closed: 'The session time is over. You can close this page now.',
+  replaced: 'Your counselor let you in from another device or window, so this page stopped. You can close it.',
 };
 const REFUSED = {
   closed: 'This session is not open right now. You can close this page.',

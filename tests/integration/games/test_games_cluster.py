@@ -50,6 +50,7 @@ class Player:
 
 
 @pytest.mark.slow
+@pytest.mark.redis
 def test_a_move_crosses_processes_and_revoking_games_consent_closes_both_sockets(
         app, world, game_room, database_url, tmp_path):
     from app.consent.models import ConsentRequest

@@ -35,6 +35,7 @@ def _socket(base: str, http: requests.Session, room_id: int, events: list, gone:
 
 
 @pytest.mark.slow
+@pytest.mark.redis
 def test_ending_a_room_disconnects_a_socket_held_by_another_process(app, world, live_room, database_url, tmp_path):
     need_service("Redis", bool(REDIS_URL))
     room = live_room()

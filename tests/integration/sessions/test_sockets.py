@@ -427,3 +427,45 @@ def test_room_whose_time_is_over_ends_at_the_next_event_for_both(app, world, cli
     assert _session_ended_reason(therapist) == ["closed"]
     room = db.session.get(LiveRoom, room.id, populate_existing=True)
     assert room.status == "ended" and room.ended_reason == "closed"
+
+
+# --- one student seat; the caseload owns the room ------------------------------------------------
+
+
+def test_admitting_a_new_grant_revokes_the_older_one_and_closes_its_sockets(app, world, client, live_room,
+                                                                            student_client, socket_for):
+    """A rejoin from another device (or a classmate who saw the code) is admitted into the one
+    student seat: the older grant stops working at once and never hears the call again."""
+    from app.sessions import services
+    from app.sessions.models import StudentGrant
+
+    room = live_room()
+    _therapist_socket(app, world, client, socket_for, room)
+    first_client = student_client(room)
+    first = socket_for(first_client, room)
+    assert first.is_connected("/call")
+    newcomer = student_client(room, admitted=False)
+    services.admit(room.therapist, room, newcomer.grant)
+    assert not first.is_connected("/call")
+    assert "session_ended" in first.names()
+    db.session.expire_all()
+    assert db.session.get(StudentGrant, first_client.grant.id).revoked_at is not None
+    assert socket_for(newcomer, room).is_connected("/call")
+    assert not socket_for(first_client, room).is_connected("/call")  # the old grant is refused
+
+
+def test_therapist_taken_off_the_caseload_cannot_open_or_join_the_room(app, world, client, live_room, socket_for):
+    from app.districts.models import CaseloadAssignment
+    from app.permissions import can_open_room, room_role
+
+    room = live_room()
+    assignment = db.session.scalar(db.select(CaseloadAssignment).where(
+        CaseloadAssignment.therapist_id == world.therapist.id, CaseloadAssignment.student_id == room.student_id))
+    # Ended last year: the student now belongs to someone else.
+    assignment.starts_on = assignment.starts_on.replace(year=assignment.starts_on.year - 1)
+    assignment.ends_on = assignment.starts_on
+    db.session.commit()
+    assert room_role(world.therapist, room) is None
+    assert not can_open_room(world.therapist, room.appointment)
+    login(client, world.therapist)
+    assert not socket_for(client, room).is_connected("/call")

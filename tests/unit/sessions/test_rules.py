@@ -11,6 +11,7 @@ NOW = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
 
 def _room(**kw):
     base = {"id": 7, "district_id": 1, "therapist_id": 10, "student_id": 20, "status": "open",
+            "student": SimpleNamespace(id=20, active=True),
             "opens_at": NOW - timedelta(minutes=10), "closes_at": NOW + timedelta(minutes=30)}
     return SimpleNamespace(**{**base, **kw})
 
@@ -34,9 +35,15 @@ def test_room_is_open_only_inside_its_window_and_until_ended():
     assert not permissions.room_is_open(_room(status="ended"), NOW)
 
 
-def test_room_roles():
+def test_room_roles(monkeypatch):
+    caseload = {True}
+    monkeypatch.setattr(permissions, "is_on_caseload", lambda therapist, student, now=None: True in caseload)
     room = _room()
     assert permissions.room_role(_therapist(), room, NOW) == "therapist"
+    caseload.clear()  # taken off the student's caseload: the room goes with the record
+    assert permissions.room_role(_therapist(), room, NOW) is None
+    caseload.add(True)
+    assert permissions.room_role(_therapist(), _room(student=SimpleNamespace(id=20, active=False)), NOW) is None
     assert permissions.room_role(_therapist(id=11), room, NOW) is None
     assert permissions.room_role(_therapist(district_id=2), room, NOW) is None
     assert permissions.room_role(_therapist(active=False), room, NOW) is None
