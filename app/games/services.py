@@ -102,6 +102,10 @@ def _end(game: GameSession, reason: str, now: datetime) -> None:
     game.ended_at = now
     game.ended_reason = reason
     game.version = game.version + 1
+    if game.game == "mood_checkin":
+        # Faces are health information: MoodCheckin rows (kept only with consent) are the record;
+        # an ended check-in's state forgets them.
+        game.state = {**game.state, "start": None, "end": None}
 
 
 def start_game(actor, room, game_name: str, first_player: str, now: datetime, *, seed: int | None = None,
@@ -139,12 +143,10 @@ def start_game(actor, room, game_name: str, first_player: str, now: datetime, *,
 def _resume_mood(room_id: int, state: dict) -> dict:
     """The check-in opened again later in the same session (say, after a game) keeps the start
     face already picked, so the student is asked for the end one. A finished one starts afresh."""
-    earlier = db.session.scalar(
-        select(GameSession).where(GameSession.room_id == room_id, GameSession.game == "mood_checkin")
-        .order_by(GameSession.id.desc()).limit(1)
-    )
-    if earlier is not None and earlier.state.get("start") is not None and earlier.state.get("end") is None:
-        return {**state, "start": earlier.state["start"]}
+    saved = dict(db.session.execute(
+        select(MoodCheckin.moment, MoodCheckin.face).where(MoodCheckin.room_id == room_id)).all())
+    if saved.get("start") is not None and saved.get("end") is None:
+        return {**state, "start": saved["start"]}
     return state
 
 
@@ -232,6 +234,9 @@ def apply_move(room, role: str, version: Any, move_id: Any, move: Any, now: date
         raise GameError("duplicate", "That move was already made.")
     if isinstance(version, bool) or not isinstance(version, int) or version != game.version:
         raise GameError("stale", "The game changed just now. Here is the latest board — try again.")
+    if game.game == "mood_checkin" and not consent_is_active(room.student_id, "mood_checkins", now):
+        # Consent ended (or was withdrawn) since the check-in started: the face is neither saved nor kept.
+        raise GameError("no_mood_consent", "The mood check-in needs a guardian's consent for mood check-ins.")
     rules = get_game(game.game)
     try:
         new_state, events = rules.apply(game.state, move, role)

@@ -494,6 +494,9 @@ socket.on('student_left_waiting', ({ grant_id: grantId }) => hideWaiting(grantId
 socket.on('replaced', () => { state.replaced = true; });
 socket.on('session_ended', ({ reason }) => end(reason));
 socket.on('error', (error) => {
+  // A room that closed or lost its consent while we were in it: stop the call here too, even if
+  // the 'session_ended' message was missed (consent can lapse at its end date with no event).
+  if (error && REFUSED[error.code]) { end(REFUSED[error.code]); return; }
   if (error && error.code !== 'rate_limited') setStatus(error.message || 'That did not work.');
 });
 

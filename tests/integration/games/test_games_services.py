@@ -102,9 +102,23 @@ def test_mood_is_not_stored_once_mood_consent_is_withdrawn_mid_session(room, wor
     for grant in db.session.scalars(select(ConsentGrant).where(ConsentGrant.scope == "mood_checkins")):
         grant.revoked_at = now - timedelta(seconds=1)
     db.session.commit()
-    outcome = services.apply_move(room, "student", game.version, "mood-0002", {"phase": "start", "mood": 5}, now)
-    assert outcome.mood_saved is False
+    with pytest.raises(services.GameError) as refused:
+        services.apply_move(room, "student", game.version, "mood-0002", {"phase": "start", "mood": 5}, now)
+    assert refused.value.code == "no_mood_consent"
+    db.session.expire_all()
     assert db.session.scalars(select(MoodCheckin)).all() == []
+    assert services.current_game(room.id).state["start"] is None  # the face is not kept in the game either
+
+
+def test_an_ended_mood_check_in_forgets_its_faces(room, world):
+    now = utcnow()
+    game = services.start_game(world.therapist, room, "mood_checkin", "student", now)
+    services.apply_move(room, "student", game.version, "mood-0009", {"phase": "start", "mood": 2}, now)
+    services.start_game(world.therapist, room, "tic_tac_toe", "student", now)  # ends the check-in
+    db.session.expire_all()
+    ended = db.session.get(type(game), game.id)
+    assert ended.status == "ended" and ended.state["start"] is None and ended.state["end"] is None
+    assert db.session.scalar(select(MoodCheckin.face)) == 2  # the consented record stays
 
 
 def test_mood_check_in_reopened_later_keeps_the_start_face(room, world):
