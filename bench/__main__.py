@@ -8,6 +8,8 @@ import sys
 BENCHMARKS = {
     "relay": "bench.relay",
     "roster": "bench.roster",
+    "pages": "bench.pages",
+    "redis": "bench.redis_relay",
 }
 
 

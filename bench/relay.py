@@ -249,15 +249,19 @@ class RoomDriver:
             self.failures.append(repr(exc))
 
 
-def run_level(base: str, pid: int, rooms: list[dict], cookies: dict, moves: int, think: float) -> dict:
-    """Connect two players per room, start games, then time `moves` moves per room concurrently."""
+def run_level(base: str, pid: int | list[int], rooms: list[dict], cookies: dict, moves: int, think: float,
+              *, student_base: str | None = None) -> dict:
+    """Connect two players per room, start games, then time `moves` moves per room concurrently.
+    `student_base`: the students connect to this server instead (cross-process, bench/redis_relay.py);
+    `pid` may then list every server process, whose CPU time is summed."""
+    pids = pid if isinstance(pid, list) else [pid]
     drivers: list[RoomDriver] = []
     players: list[Player] = []
     try:
         def connect(room):
             t = Player(base, room["id"], "therapist", cookies.get("therapist"))
             players.append(t)
-            s = Player(base, room["id"], "student", cookies.get(room["id"]))
+            s = Player(student_base or base, room["id"], "student", cookies.get(room["id"]))
             players.append(s)
             return RoomDriver(t, s)
 
@@ -268,12 +272,12 @@ def run_level(base: str, pid: int, rooms: list[dict], cookies: dict, moves: int,
         time.sleep(0.5)
         threads = [threading.Thread(target=d.run, args=(moves, think, random.Random(i)), daemon=True)
                    for i, d in enumerate(drivers)]
-        cpu0, wall0 = cpu_seconds(pid), time.perf_counter()
+        cpu0, wall0 = sum(map(cpu_seconds, pids)), time.perf_counter()
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=moves * think * 3 + 120)
-        cpu1, wall1 = cpu_seconds(pid), time.perf_counter()
+        cpu1, wall1 = sum(map(cpu_seconds, pids)), time.perf_counter()
     finally:
         for p in players:
             try:
