@@ -114,7 +114,7 @@ def main() -> int:
     sizes = _sizes()
     results = {size: run_size(size, n) for size in sizes}
     if len(sizes) >= 2:
-        small, large = sizes[0], sizes[-1]
+        small, large = min(sizes), max(sizes)
         print(f"\nratios {large} / {small} students (same run):")
         for label in results[small]:
             a, b = results[small][label], results[large][label]

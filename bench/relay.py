@@ -17,6 +17,7 @@ The same client code drives:
 
     python -m bench relay                      # 1, 50 and 200 rooms
     BENCH_ROOMS=1,20 python -m bench relay     # other levels
+    BENCH_PROFILE=/tmp/relay.prof BENCH_ROOMS=50 python -m bench relay   # Homeroom under cProfile
 """
 
 from __future__ import annotations
@@ -313,7 +314,11 @@ def main() -> int:
         rooms = make_rooms(url, work / "outbox", most)
         env = {"JOIN_LIMIT_PER_IP": "100000 per minute", "JOIN_LIMIT_PER_ROOM": "100 per minute",
                "LOGIN_LIMIT_PER_IP": "1000 per minute"}
-        homeroom = start_server("eventlet", url, work / "homeroom", extra_env=env)
+        profile = os.environ.get("BENCH_PROFILE")  # a path: run Homeroom under cProfile (bench/profiled_server.py)
+        if profile:
+            env["PROFILE_OUT"] = profile
+        homeroom = start_server("eventlet", url, work / "homeroom", extra_env=env,
+                                script=str(ROOT / "bench" / "profiled_server.py") if profile else "wsgi.py")
         servers.append(homeroom)
         bare = start_server("eventlet", url, work / "bare", script=str(ROOT / "bench" / "bare_relay.py"))
         servers.append(bare)
