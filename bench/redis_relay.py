@@ -53,12 +53,13 @@ def main() -> int:
             cookies[room["id"]] = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
         admit_all(url, work / "outbox", [r["id"] for r in rooms])
         print(f"{'level':<6} {'rooms':>5} {'sent':>5} {'delivered':>9} {'fail':>4} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'CPU us/move (A+B)':>17} {'moves/s':>8}")
+              f"{'CPU us/move (A+B)':>17} {'moves/s':>8} {'client CPU us/move':>18}")
         for label, n, moves, think in LEVELS:
             r = run_level(a.base_url, [a.process.pid, b.process.pid], rooms[:n], cookies, moves, think,
                           student_base=b.base_url)
             print(f"{label:<6} {r['rooms']:>5} {n * moves:>5} {r['moves']:>9} {r['failures']:>4} {r['p50_ms']:>8.2f} "
-                  f"{r['p99_ms']:>8.2f} {r['cpu_us_per_move']:>17.0f} {r['moves_per_s']:>8.1f}"
+                  f"{r['p99_ms']:>8.2f} {r['cpu_us_per_move']:>17.0f} {r['moves_per_s']:>8.1f} "
+                  f"{r['client_cpu_us_per_move']:>18.0f}"
                   + (f"  first failure: {r['first_failure']}" if r["failures"] else ""), flush=True)
         time.sleep(1)
         for name, server in (("A", a), ("B", b)):
