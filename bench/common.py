@@ -63,3 +63,38 @@ def cheap_password_hash(password: str) -> str:
     from argon2 import PasswordHasher
 
     return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1).hash(password)
+
+
+def postgres_database(server: str, directory: Path):
+    """A new database on the PostgreSQL `server` URL, migrated to head: (url, drop)."""
+    import time
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from config import normalise_database_url
+
+    name = f"homeroom_bench_{os.getpid()}_{int(time.time())}"
+    admin = create_engine(make_url(normalise_database_url(server)), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_database_url(server)).set(database=name).render_as_string(hide_password=False)
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    from flask_migrate import upgrade
+
+    from app.extensions import db
+
+    try:
+        app = make_app(url, directory / "outbox")
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+    except BaseException:
+        drop()
+        raise
+    return url, drop

@@ -10,6 +10,7 @@ over 4 client threads for requests per second. Bounded: at most 2 x 4 x (3 + 2 x
 
     python -m bench pages
     BENCH_STUDENTS=1000,5000 python -m bench pages
+    BENCH_PG=postgresql://postgres@127.0.0.1:5432 python -m bench pages   # also PostgreSQL (own database, dropped)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.common import cheap_password_hash, cleanup, make_app, migrated_sqlite, percentile, workdir
+from bench.common import cheap_password_hash, cleanup, make_app, migrated_sqlite, percentile, postgres_database, workdir
 
 PASSWORD = "bench load password"  # noqa: S105 - a throwaway benchmark account
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -74,13 +75,19 @@ def _measure(http: requests.Session, url: str, n: int) -> dict:
             "bytes": len(r.content)}
 
 
-def run_size(students: int, n: int) -> dict:
+def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
+    """One size on SQLite, or on a database of its own on `pg_server` (dropped afterwards)."""
     from tests.support.servers import start_server
 
     work = workdir(f"pages-{students}")
     server = None
+    drop = None
+    kind = "postgresql" if pg_server else "sqlite"
     try:
-        url = migrated_sqlite(work)
+        if pg_server:
+            url, drop = postgres_database(pg_server, work)
+        else:
+            url = migrated_sqlite(work)
         app = make_app(url, work / "outbox")
         from app.districts.loadgen import generate
         from app.extensions import db
@@ -90,7 +97,7 @@ def run_size(students: int, n: int) -> dict:
             admin_email = result.admin_email
             therapist_email = admin_email.replace("admin.", "therapist1.")
             counts = result.counts
-            print(f"pages: {students} students generated in {result.seconds:.1f} s: {counts}", flush=True)
+            print(f"pages ({kind}): {students} students generated in {result.seconds:.1f} s: {counts}", flush=True)
             db.session.remove()
             db.engine.dispose()
         server = start_server("eventlet", url, work / "server", timeout=60)
@@ -100,26 +107,30 @@ def run_size(students: int, n: int) -> dict:
         for who, path, label in PAGES:
             out[label] = _measure(sessions[who], server.base_url + path, n)
             r = out[label]
-            print(f"{students:>7} {label:<22} p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms  "
+            print(f"{kind:<10} {students:>7} {label:<22} p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms  "
                   f"{r['rps']:>6.1f} req/s  ({r['bytes'] // 1024} KB)", flush=True)
         return out
     finally:
         if server is not None:
             server.stop()
+        if drop is not None:
+            drop()
         cleanup(work)
 
 
 def main() -> int:
     n = int(os.environ.get("BENCH_PAGE_REQUESTS", "30"))
     sizes = _sizes()
-    results = {size: run_size(size, n) for size in sizes}
-    if len(sizes) >= 2:
-        small, large = min(sizes), max(sizes)
-        print(f"\nratios {large} / {small} students (same run):")
-        for label in results[small]:
-            a, b = results[small][label], results[large][label]
-            print(f"  {label:<22} p50 x{b['p50'] / a['p50']:.2f}  p95 x{b['p95'] / a['p95']:.2f}  "
-                  f"req/s x{b['rps'] / a['rps']:.2f}")
+    backends = [None] + ([os.environ["BENCH_PG"]] if os.environ.get("BENCH_PG") else [])
+    for pg in backends:
+        results = {size: run_size(size, n, pg) for size in sizes}
+        if len(sizes) >= 2:
+            small, large = min(sizes), max(sizes)
+            print(f"\nratios {large} / {small} students ({'postgresql' if pg else 'sqlite'}, same run):")
+            for label in results[small]:
+                a, b = results[small][label], results[large][label]
+                print(f"  {label:<22} p50 x{b['p50'] / a['p50']:.2f}  p95 x{b['p95'] / a['p95']:.2f}  "
+                      f"req/s x{b['rps'] / a['rps']:.2f}")
     return 0
 
 

@@ -20,7 +20,7 @@ import os
 import time
 from datetime import date, timedelta
 
-from bench.common import cheap_password_hash, cleanup, make_app, migrated_sqlite, workdir
+from bench.common import cheap_password_hash, cleanup, make_app, migrated_sqlite, postgres_database, workdir
 
 COLUMNS = ["sourcedId", "status", "role", "givenName", "familyName", "preferredFirstName", "email", "grades",
            "orgSourcedIds", "birthDate", "agentSourcedIds", "metadata.hr.language", "metadata.hr.relationship",
@@ -95,31 +95,7 @@ def run(database_url: str, outbox, rows: int) -> list[tuple[str, float, str]]:
     return out
 
 
-def _postgres_database(server: str):
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from config import normalise_database_url
-
-    name = f"homeroom_bench_{os.getpid()}_{int(time.time())}"
-    admin = create_engine(make_url(normalise_database_url(server)), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalise_database_url(server)).set(database=name).render_as_string(hide_password=False)
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
-
-
 def main() -> int:
-    from flask_migrate import upgrade
-
-    from app.extensions import db
-
     rows = int(os.environ.get("BENCH_ROSTER_ROWS", "10000"))
     print(f"roster: {rows} rows ({len(roster_csv(rows).encode()) / 1e6:.2f} MB)")
     targets = [("sqlite", None)]
@@ -132,11 +108,7 @@ def main() -> int:
             if kind == "sqlite":
                 url = migrated_sqlite(work)
             else:
-                url, drop = _postgres_database(server)
-                app = make_app(url, work / "outbox")
-                with app.app_context():
-                    upgrade()
-                    db.engine.dispose()
+                url, drop = postgres_database(server, work)
             print(f"{'step (' + kind + ')':<52} {'seconds':>8}  summary")
             for label, seconds, summary in run(url, work / "outbox", rows):
                 print(f"{label:<52} {seconds:>8.2f}  {summary}", flush=True)
