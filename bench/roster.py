@@ -109,9 +109,9 @@ def main() -> int:
                 url = migrated_sqlite(work)
             else:
                 url, drop = postgres_database(server, work)
-            print(f"{'step (' + kind + ')':<52} {'seconds':>8}  summary")
+            print(f"{'step (' + kind + ')':<58} {'seconds':>8}  summary")
             for label, seconds, summary in run(url, work / "outbox", rows):
-                print(f"{label:<52} {seconds:>8.2f}  {summary}", flush=True)
+                print(f"{label:<58} {seconds:>8.2f}  {summary}", flush=True)
         finally:
             if drop:
                 drop()
