@@ -9,7 +9,7 @@ so the offered load grows with the number of rooms. Server CPU per move is the s
 utime+stime (/proc/<pid>/stat) over the timed phase divided by the moves made.
 
 The same client code drives:
-  * Homeroom: wsgi.py (ASYNC_MODE=eventlet) on a freshly migrated SQLite file, with live rooms
+  * Homeroom: wsgi.py (ASYNC_MODE=eventlet) on a freshly migrated SQLite file (or BENCH_PG), with live rooms
     made through the app's services (therapist, students, guardians, games consent, open rooms),
     the therapist signed in over HTTP and each student joining by code over HTTP (so each
     socket carries a real session cookie), admitted through `services.admit`;
@@ -17,6 +17,7 @@ The same client code drives:
 
     python -m bench relay                      # 1, 50 and 200 rooms
     BENCH_ROOMS=1,20 python -m bench relay     # other levels
+    BENCH_PG=postgresql://postgres@127.0.0.1:5432 python -m bench relay   # on PostgreSQL (own database, dropped)
     BENCH_PROFILE=/tmp/relay.prof BENCH_ROOMS=50 python -m bench relay   # Homeroom under cProfile
 """
 
@@ -33,7 +34,17 @@ from datetime import timedelta
 import requests
 import socketio as socketio_client
 
-from bench.common import ROOT, cheap_password_hash, cleanup, cpu_seconds, make_app, migrated_sqlite, percentile, workdir
+from bench.common import (
+    ROOT,
+    cheap_password_hash,
+    cleanup,
+    cpu_seconds,
+    make_app,
+    migrated_sqlite,
+    percentile,
+    postgres_database,
+    workdir,
+)
 
 PASSWORD = "bench horse battery staple"  # noqa: S105 - a throwaway benchmark account
 THERAPIST_EMAIL = "bench-therapist@example.org"
@@ -309,10 +320,15 @@ def main() -> int:
     work = workdir("relay")
     results: dict[str, list[dict]] = {"homeroom": [], "bare": []}
     servers = []
+    drop = None
+    pg = os.environ.get("BENCH_PG")  # a PostgreSQL server URL: use a database of our own there instead of SQLite
     try:
-        print(f"relay: setting up {most} live rooms on a migrated SQLite file in {work} ...", flush=True)
+        print(f"relay: setting up {most} live rooms on {'PostgreSQL' if pg else 'SQLite'} ...", flush=True)
         t0 = time.perf_counter()
-        url = migrated_sqlite(work)
+        if pg:
+            url, drop = postgres_database(pg, work)
+        else:
+            url = migrated_sqlite(work)
         rooms = make_rooms(url, work / "outbox", most)
         env = {"JOIN_LIMIT_PER_IP": "100000 per minute", "JOIN_LIMIT_PER_ROOM": "100 per minute",
                "LOGIN_LIMIT_PER_IP": "1000 per minute"}
@@ -360,6 +376,8 @@ def main() -> int:
     finally:
         for server in servers:
             server.stop()
+        if drop is not None:
+            drop()
         cleanup(work)
 
 
