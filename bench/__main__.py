@@ -10,6 +10,7 @@ BENCHMARKS = {
     "roster": "bench.roster",
     "pages": "bench.pages",
     "redis": "bench.redis_relay",
+    "idle": "bench.idle",
 }
 
 
