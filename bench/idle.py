@@ -5,7 +5,10 @@ BENCH_IDLE (default 1,000) Socket.IO clients (WebSocket) connect to `/games` of 
 bench/relay.py) and stay idle; the server's resident memory (VmRSS in /proc/<pid>/status) is read
 before they connect and 5 s after the last one has; the difference over the number of clients is
 the memory per idle connection. The same clients then do the same against bench/bare_relay.py.
-The second half of item 5 (1,000 clients reconnecting after a server restart) is not done.
+Then, for Homeroom only: the same clients connect with python-socketio's reconnection (backoff
+0.5 s doubling to 5 s, +-50 % jitter), the server is stopped and started again on the same port
+and database, and the time until every client is connected to `/games` again is measured, from
+the stop and from the moment the new server answers HTTP.
 
     python -m bench idle
 """
@@ -59,6 +62,41 @@ def measure(base: str, pid: int, rooms: list[dict], cookies: dict, n: int) -> di
             "connect_s": connect_seconds}
 
 
+def reconnect(server, url: str, work, env: dict, rooms: list[dict], cookies: dict, n: int) -> tuple[dict, object]:
+    """Stop and restart `server` under the clients' feet; returns the figures and the new server."""
+    from tests.support.servers import start_server
+
+    port = int(server.base_url.rsplit(":", 1)[1])
+    players: list[Player] = []
+
+    def connect(i):
+        room = rooms[i % len(rooms)]
+        role = "therapist" if i % 2 == 0 else "student"
+        players.append(Player(server.base_url, room["id"], role,
+                              cookies.get("therapist" if role == "therapist" else room["id"]), reconnection=True))
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(connect, range(n)))
+    try:
+        stopped = time.perf_counter()
+        server.stop()
+        new = start_server("eventlet", url, work / "homeroom-restarted", port=port, extra_env=env, timeout=60)
+        up = time.perf_counter()
+        deadline = up + 60
+        while time.perf_counter() < deadline:
+            back = sum(1 for p in players if p.connects >= 2)
+            if back == len(players):
+                break
+            time.sleep(0.05)
+        done = time.perf_counter()
+        back = sum(1 for p in players if p.connects >= 2)
+        return {"clients": len(players), "back": back, "from_stop_s": done - stopped, "from_up_s": done - up,
+                "restart_s": up - stopped}, new
+    finally:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda p: p.close(), players))
+
+
 def main() -> int:
     from tests.support.servers import start_server
 
@@ -87,6 +125,11 @@ def main() -> int:
             print(f"{name:<9} {r['connected']:>7} {r['failed']:>6} {r['rss_before_mb']:>13.1f} {r['rss_after_mb']:>12.1f} "
                   f"{r['kb_per_conn']:>8.1f} {r['connect_s']:>9.1f}"
                   + (f"  first failure: {r['first_failure']}" if r["failed"] else ""), flush=True)
+        r, restarted = reconnect(homeroom, url, work, env, rooms, cookies, n)
+        servers.append(restarted)
+        print(f"\nhomeroom restart: {r['back']} of {r['clients']} clients back on /games {r['from_up_s']:.1f} s after "
+              f"the new server answered ({r['from_stop_s']:.1f} s after the stop; the restart itself took "
+              f"{r['restart_s']:.1f} s)", flush=True)
         return 0
     except Exception:
         for server in servers:

@@ -175,13 +175,17 @@ def admit_all(database_url: str, outbox, room_ids: list[int]) -> None:
 class Player:
     """One Socket.IO client on /games, remembering the newest `game` version it has seen."""
 
-    def __init__(self, base: str, room_id: int, role: str, cookie: str | None):
+    def __init__(self, base: str, room_id: int, role: str, cookie: str | None, *, reconnection: bool = False):
         self.role = role
+        self.connects = 0  # `connect` of /games, counting reconnections
         self.version = 0  # of the latest `game` event (a new game starts again at 1)
         self.seen = 0  # `game` events received
         self.changed = threading.Condition()
         self.errors: list = []
-        self.client = socketio_client.Client(reconnection=False)
+        # With reconnection: python-socketio's backoff (0.5 s doubling to 5 s) with +-50 % jitter.
+        self.client = socketio_client.Client(reconnection=reconnection, reconnection_delay=0.5,
+                                             reconnection_delay_max=5, randomization_factor=0.5)
+        self.client.on("connect", self._connected, namespace="/games")
         self.client.on("game", self._game, namespace="/games")
         self.client.on("error", self.errors.append, namespace="/games")
         headers = {}  # websocket-client sends Origin (the server's own) by itself
@@ -189,6 +193,9 @@ class Player:
             headers["Cookie"] = cookie
         self.client.connect(base, namespaces=["/games"], auth={"room": room_id, "role": role},
                             transports=["websocket"], headers=headers, wait_timeout=TIMEOUT)
+
+    def _connected(self, *_args):
+        self.connects += 1
 
     def _game(self, payload):
         with self.changed:
