@@ -1,4 +1,4 @@
-"""Memory per idle connection (issue 8, benchmark 5, first half only).
+"""Memory per idle connection and reconnection after a server restart (issue 8, benchmark 5).
 
 BENCH_IDLE (default 1,000) Socket.IO clients (WebSocket) connect to `/games` of 10 live rooms
 (therapist and student sockets alternately, each with its real session cookie, as in
