@@ -1,0 +1,138 @@
+"""Pages at scale (issue 8, benchmark 4): a therapist's agenda and caseload pages and the district
+dashboard, for a generated district of 1,000 and of 50,000 students (app/districts/loadgen.py,
+the code behind `flask seed-load`), served by wsgi.py (eventlet) on SQLite.
+
+For each size: a freshly migrated SQLite file, `generate(N)` in-process (with a cheap Argon2
+hash so signing in is quick; the generator is otherwise unchanged), the real server, the district
+admin and the first therapist signed in over HTTP. Each page: 3 warm-up requests, then
+BENCH_PAGE_REQUESTS (default 30) sequential requests for p50/p95, then the same number spread
+over 4 client threads for requests per second. Bounded: at most 2 x 4 x (3 + 2 x 30) requests.
+
+    python -m bench pages
+    BENCH_STUDENTS=1000,5000 python -m bench pages
+    BENCH_PG=postgresql://postgres@127.0.0.1:5432 python -m bench pages   # also PostgreSQL (own database, dropped)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from bench.common import cheap_password_hash, cleanup, make_app, migrated_sqlite, percentile, postgres_database, workdir
+
+PASSWORD = "bench load password"  # noqa: S105 - a throwaway benchmark account
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+PAGES = [
+    ("therapist", "/schedule/day", "agenda (day)"),
+    ("therapist", "/home", "home"),
+    ("therapist", "/consent/caseload", "caseload (consent)"),
+    ("district_admin", "/caseloads", "caseloads (district)"),
+    ("district_admin", "/dashboard", "district dashboard"),
+]
+
+
+def _sizes() -> list[int]:
+    return [int(x) for x in os.environ.get("BENCH_STUDENTS", "1000,50000").split(",")]
+
+
+def _sign_in(base: str, email: str) -> requests.Session:
+    http = requests.Session()
+    token = CSRF.search(http.get(base + "/login", timeout=30).text).group(1)
+    response = http.post(base + "/login", data={"email": email, "password": PASSWORD, "csrf_token": token},
+                         timeout=30, allow_redirects=False)
+    assert response.status_code == 302, f"sign-in of {email} failed: {response.status_code}"
+    return http
+
+
+def _measure(http: requests.Session, url: str, n: int) -> dict:
+    for _ in range(3):
+        r = http.get(url, timeout=60)
+        assert r.status_code == 200, f"{url}: {r.status_code}"
+    samples = []
+    for _ in range(n):
+        started = time.perf_counter()
+        r = http.get(url, timeout=60)
+        samples.append(time.perf_counter() - started)
+        assert r.status_code == 200
+    cookies = http.cookies.get_dict()
+
+    def one(_i):
+        s = requests.Session()
+        s.cookies.update(cookies)
+        for _ in range(n // 4):
+            s.get(url, timeout=60).raise_for_status()
+        return n // 4
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        done = sum(pool.map(one, range(4)))
+    rps = done / (time.perf_counter() - started)
+    return {"p50": percentile(samples, 50) * 1000, "p95": percentile(samples, 95) * 1000, "rps": rps,
+            "bytes": len(r.content)}
+
+
+def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
+    """One size on SQLite, or on a database of its own on `pg_server` (dropped afterwards)."""
+    from tests.support.servers import start_server
+
+    work = workdir(f"pages-{students}")
+    server = None
+    drop = None
+    kind = "postgresql" if pg_server else "sqlite"
+    try:
+        if pg_server:
+            url, drop = postgres_database(pg_server, work)
+        else:
+            url = migrated_sqlite(work)
+        app = make_app(url, work / "outbox")
+        from app.districts.loadgen import generate
+        from app.extensions import db
+
+        with app.app_context():
+            result = generate(students, seed=2026, password_hash=cheap_password_hash(PASSWORD))
+            admin_email = result.admin_email
+            therapist_email = admin_email.replace("admin.", "therapist1.")
+            counts = result.counts
+            print(f"pages ({kind}): {students} students generated in {result.seconds:.1f} s: {counts}", flush=True)
+            db.session.remove()
+            db.engine.dispose()
+        server = start_server("eventlet", url, work / "server", timeout=60)
+        sessions = {"therapist": _sign_in(server.base_url, therapist_email),
+                    "district_admin": _sign_in(server.base_url, admin_email)}
+        out = {}
+        for who, path, label in PAGES:
+            out[label] = _measure(sessions[who], server.base_url + path, n)
+            r = out[label]
+            print(f"{kind:<10} {students:>7} {label:<22} p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms  "
+                  f"{r['rps']:>6.1f} req/s  ({r['bytes'] // 1024} KB)", flush=True)
+        return out
+    finally:
+        if server is not None:
+            server.stop()
+        if drop is not None:
+            drop()
+        cleanup(work)
+
+
+def main() -> int:
+    n = int(os.environ.get("BENCH_PAGE_REQUESTS", "30"))
+    sizes = _sizes()
+    backends = [None] + ([os.environ["BENCH_PG"]] if os.environ.get("BENCH_PG") else [])
+    for pg in backends:
+        results = {size: run_size(size, n, pg) for size in sizes}
+        if len(sizes) >= 2:
+            small, large = min(sizes), max(sizes)
+            print(f"\nratios {large} / {small} students ({'postgresql' if pg else 'sqlite'}, same run):")
+            for label in results[small]:
+                a, b = results[small][label], results[large][label]
+                print(f"  {label:<22} p50 x{b['p50'] / a['p50']:.2f}  p95 x{b['p95'] / a['p95']:.2f}  "
+                      f"req/s x{b['rps'] / a['rps']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
