@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import ROOT, cleanup, migrated_sqlite, workdir
-from bench.relay import Player, admit_all, join_student, make_rooms, sign_in_therapist
+from bench.relay import BENCH_LIMITS, Player, make_rooms, seat_players
 
 ROOMS = 10
 
@@ -106,18 +106,12 @@ def main() -> int:
     try:
         url = migrated_sqlite(work)
         rooms = make_rooms(url, work / "outbox", ROOMS)
-        env = {"JOIN_LIMIT_PER_IP": "100000 per minute", "JOIN_LIMIT_PER_ROOM": "100 per minute",
-               "LOGIN_LIMIT_PER_IP": "1000 per minute"}
+        env = dict(BENCH_LIMITS)
         homeroom = start_server("eventlet", url, work / "homeroom", extra_env=env)
         servers.append(homeroom)
         bare = start_server("eventlet", url, work / "bare", script=str(ROOT / "bench" / "bare_relay.py"))
         servers.append(bare)
-        therapist_http = sign_in_therapist(homeroom.base_url)
-        cookies = {"therapist": "; ".join(f"{c.name}={c.value}" for c in therapist_http.cookies)}
-        for room in rooms:
-            http = join_student(homeroom.base_url, room)
-            cookies[room["id"]] = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-        admit_all(url, work / "outbox", [r["id"] for r in rooms])
+        cookies = seat_players(url, work / "outbox", rooms, homeroom.base_url)
         print(f"{'server':<9} {'clients':>7} {'failed':>6} {'RSS before MB':>13} {'RSS after MB':>12} "
               f"{'KB/conn':>8} {'connect s':>9}")
         for name, server in (("homeroom", homeroom), ("bare", bare)):

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from bench.common import cleanup, migrated_sqlite, workdir
-from bench.relay import admit_all, join_student, make_rooms, run_level, sign_in_therapist
+from bench.relay import BENCH_LIMITS, make_rooms, run_level, seat_players
 
 LEVELS = [("paced", 50, 16, 1.0), ("burst", 200, 25, 0.0)]
 ERROR_WORDS = ("Traceback", "ConnectionError", "Too many connections", "Error while reading", "publish")
@@ -39,19 +38,12 @@ def main() -> int:
         print(f"redis: {most} rooms, servers A and B on {redis_url}", flush=True)
         url = migrated_sqlite(work)
         rooms = make_rooms(url, work / "outbox", most)
-        env = {"REDIS_URL": redis_url, "JOIN_LIMIT_PER_IP": "100000 per minute", "JOIN_LIMIT_PER_ROOM": "100 per minute",
-               "LOGIN_LIMIT_PER_IP": "1000 per minute"}
+        env = {"REDIS_URL": redis_url, **BENCH_LIMITS}
         a = start_server("eventlet", url, work / "a", extra_env=env)
         servers.append(a)
         b = start_server("eventlet", url, work / "b", extra_env=env)
         servers.append(b)
-        therapist_http = sign_in_therapist(a.base_url)
-        cookies = {"therapist": "; ".join(f"{c.name}={c.value}" for c in therapist_http.cookies)}
-        with ThreadPoolExecutor(4) as pool:
-            sessions = list(pool.map(lambda r: join_student(b.base_url, r), rooms))
-        for room, http in zip(rooms, sessions, strict=True):
-            cookies[room["id"]] = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-        admit_all(url, work / "outbox", [r["id"] for r in rooms])
+        cookies = seat_players(url, work / "outbox", rooms, a.base_url, student_base=b.base_url)
         print(f"{'level':<6} {'rooms':>5} {'sent':>5} {'delivered':>9} {'fail':>4} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'CPU us/move (A+B)':>17} {'moves/s':>8} {'client CPU us/move':>18}")
         for label, n, moves, think in LEVELS:

@@ -169,6 +169,28 @@ def admit_all(database_url: str, outbox, room_ids: list[int]) -> None:
         db.engine.dispose()
 
 
+#: Server limits opened up for benchmark clients that all come from 127.0.0.1.
+BENCH_LIMITS = {"JOIN_LIMIT_PER_IP": "100000 per minute", "JOIN_LIMIT_PER_ROOM": "100 per minute",
+                "LOGIN_LIMIT_PER_IP": "1000 per minute"}
+
+
+def _cookie_header(http: requests.Session) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+def seat_players(database_url: str, outbox, rooms: list[dict], therapist_base: str,
+                 student_base: str | None = None) -> dict:
+    """Sign the therapist in, join every room's student (on `student_base`, default the same
+    server) and admit them. Returns the Cookie headers: "therapist" and one per room id."""
+    cookies = {"therapist": _cookie_header(sign_in_therapist(therapist_base))}
+    with ThreadPoolExecutor(4) as pool:
+        sessions = list(pool.map(lambda r: join_student(student_base or therapist_base, r), rooms))
+    for room, http in zip(rooms, sessions, strict=True):
+        cookies[room["id"]] = _cookie_header(http)
+    admit_all(database_url, outbox, [r["id"] for r in rooms])
+    return cookies
+
+
 # --- clients ------------------------------------------------------------------------------------
 
 
@@ -337,8 +359,7 @@ def main() -> int:
         else:
             url = migrated_sqlite(work)
         rooms = make_rooms(url, work / "outbox", most)
-        env = {"JOIN_LIMIT_PER_IP": "100000 per minute", "JOIN_LIMIT_PER_ROOM": "100 per minute",
-               "LOGIN_LIMIT_PER_IP": "1000 per minute"}
+        env = dict(BENCH_LIMITS)
         profile = os.environ.get("BENCH_PROFILE")  # a path: run Homeroom under cProfile (bench/profiled_server.py)
         if profile:
             env["PROFILE_OUT"] = profile
@@ -347,13 +368,7 @@ def main() -> int:
         servers.append(homeroom)
         bare = start_server("eventlet", url, work / "bare", script=str(ROOT / "bench" / "bare_relay.py"))
         servers.append(bare)
-        therapist_http = sign_in_therapist(homeroom.base_url)
-        cookies = {"therapist": "; ".join(f"{c.name}={c.value}" for c in therapist_http.cookies)}
-        with ThreadPoolExecutor(4) as pool:
-            sessions = list(pool.map(lambda r: join_student(homeroom.base_url, r), rooms))
-        for room, http in zip(rooms, sessions, strict=True):
-            cookies[room["id"]] = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-        admit_all(url, work / "outbox", [r["id"] for r in rooms])
+        cookies = seat_players(url, work / "outbox", rooms, homeroom.base_url)
         print(f"relay: setup took {time.perf_counter() - t0:.1f} s", flush=True)
         header = (f"{'server':<9} {'rooms':>5} {'moves':>6} {'fail':>4} {'p50 ms':>8} {'p99 ms':>8} "
                   f"{'CPU us/move':>11} {'moves/s':>8} {'client CPU us/move':>18}")
