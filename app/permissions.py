@@ -107,20 +107,22 @@ def therapist_serves_school(therapist, school_id: int) -> bool:
     return any(s.id == school_id for s in therapist.schools)
 
 
+def _administers_school(actor, school_id: int) -> bool:
+    """District admins administer every school of their district, a school admin their own.
+    Callers check the district first."""
+    role = _role(actor)
+    return role == "district_admin" or (role == "school_admin" and actor.school_id == school_id)
+
+
 # --- schools, staff, students ---------------------------------------------------------------
 
 
 def can_view_school(actor, school, now: datetime | None = None) -> bool:
     if not _same_district(actor, school):
         return False
-    role = _role(actor)
-    if role == "district_admin":
+    if _administers_school(actor, school.id):
         return True
-    if role == "school_admin":
-        return actor.school_id == school.id
-    if role == "therapist":
-        return therapist_serves_school(actor, school.id)
-    return False
+    return is_therapist(actor) and therapist_serves_school(actor, school.id)
 
 
 def can_view_staff_directory(actor) -> bool:
@@ -132,11 +134,9 @@ def can_view_student(actor, student, now: datetime | None = None) -> bool:
     have the student on their caseload today, and guardians with an unrestricted link."""
     if not _same_district(actor, student):
         return False
-    role = _role(actor)
-    if role == "district_admin":
+    if _administers_school(actor, student.school_id):
         return True
-    if role == "school_admin":
-        return actor.school_id == student.school_id
+    role = _role(actor)
     if role == "therapist":
         return is_on_caseload(actor, student, now)
     if role == "guardian":
@@ -237,12 +237,7 @@ def can_manage_caseloads(actor) -> bool:
 
 def can_assign_student(actor, student, now: datetime | None = None) -> bool:
     """District admins for any student of the district; school admins for their school's."""
-    if not _same_district(actor, student):
-        return False
-    role = _role(actor)
-    if role == "district_admin":
-        return True
-    return role == "school_admin" and actor.school_id == student.school_id
+    return _same_district(actor, student) and _administers_school(actor, student.school_id)
 
 
 # --- consent ----------------------------------------------------------------------------------
@@ -252,14 +247,7 @@ def can_request_consent(actor, student, now: datetime | None = None) -> bool:
     """Therapists for students on their caseload; school admins for their school; district admins."""
     if not _same_district(actor, student):
         return False
-    role = _role(actor)
-    if role == "district_admin":
-        return True
-    if role == "school_admin":
-        return actor.school_id == student.school_id
-    if role == "therapist":
-        return is_on_caseload(actor, student, now)
-    return False
+    return _administers_school(actor, student.school_id) or (is_therapist(actor) and is_on_caseload(actor, student, now))
 
 
 def can_view_consent(actor, student, now: datetime | None = None) -> bool:
@@ -314,12 +302,7 @@ def can_view_consent_overview(actor) -> bool:
 
 def can_manage_school_calendar(actor, school, now: datetime | None = None) -> bool:
     """Bell schedules and school days: the school's admin and the district admins."""
-    if not _same_district(actor, school):
-        return False
-    role = _role(actor)
-    if role == "district_admin":
-        return True
-    return role == "school_admin" and actor.school_id == school.id
+    return _same_district(actor, school) and _administers_school(actor, school.id)
 
 
 def can_view_school_calendar(actor, school, now: datetime | None = None) -> bool:
@@ -343,12 +326,9 @@ def can_view_appointment(actor, appointment, now: datetime | None = None) -> boo
     """A session's own therapist, its school's admin and the district admins."""
     if not _same_district(actor, appointment):
         return False
-    role = _role(actor)
-    if role == "therapist":
+    if is_therapist(actor):
         return appointment.therapist_id == actor.id
-    if role == "district_admin":
-        return True
-    return role == "school_admin" and actor.school_id == appointment.school_id
+    return _administers_school(actor, appointment.school_id)
 
 
 def can_change_appointment(actor, appointment, now: datetime | None = None) -> bool:
@@ -365,12 +345,7 @@ def can_manage_teacher_contacts(actor, student, now: datetime | None = None) -> 
     """Which teacher hears of a pull-out: the student's therapists and the school's admins."""
     if not _same_district(actor, student):
         return False
-    role = _role(actor)
-    if role == "district_admin":
-        return True
-    if role == "school_admin":
-        return actor.school_id == student.school_id
-    return role == "therapist" and is_on_caseload(actor, student, now)
+    return _administers_school(actor, student.school_id) or (is_therapist(actor) and is_on_caseload(actor, student, now))
 
 
 def can_view_child_sessions(actor, student, now: datetime | None = None) -> bool:
