@@ -513,14 +513,16 @@ def can_open_room(actor, appointment, now: datetime | None = None) -> bool:
 def can_play_games(actor, room, now: datetime | None = None) -> bool:
     """Games beside a call: whoever may join the call, once the student is admitted (the room is
     "live"), while a guardian's `games` consent is active."""
-    from app.consent.services import consent_is_active
-
     now = now or utcnow()
     if room is None or getattr(room, "status", None) != "live":
         return False
-    if not can_join_call(actor, room, now):
-        return False
-    return consent_is_active(room.student_id, "games", now)
+    return can_join_call(actor, room, now) and games_consent_active(room, now)
+
+
+def games_consent_active(room, now: datetime | None = None) -> bool:
+    from app.consent.services import consent_is_active
+
+    return consent_is_active(room.student_id, "games", now or utcnow())
 
 
 def can_control_games(actor, room, now: datetime | None = None) -> bool:

@@ -75,7 +75,9 @@ class GamesNamespace(RoomNamespace):
             raise SocketRefused("forbidden", "You are not in this session.")
         if room.status != "live":
             raise SocketRefused("not_live", "Games start once the student has joined.")
-        if not permissions.can_play_games(actor, room, now):
+        # With the two checks above, this completes permissions.can_play_games, each part with
+        # its own reason (can_play_games itself would evaluate can_join_call a second time).
+        if not permissions.games_consent_active(room, now):
             raise SocketRefused("no_consent", "Games need a guardian's consent for games.")
 
     def room_connected(self, sid, actor, role, room, now) -> None:
@@ -88,9 +90,7 @@ class GamesNamespace(RoomNamespace):
     def _player(self, *, control: bool = False):
         """(room, actor, role) re-authorized now, for playing or (control=True) for therapist controls."""
         now = utcnow()
-        room, actor, role = self.current(now)
-        if not permissions.can_play_games(actor, room, now):
-            raise SocketRefused("forbidden", "Games are not available in this session now.")
+        room, actor, role = self.current(now)  # runs authorize_room: the can_play_games checks, once
         if control and not permissions.can_control_games(actor, room, now):
             raise SocketRefused("therapist_only", "Only the therapist can do that.")
         return room, actor, role, now
