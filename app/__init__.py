@@ -74,12 +74,11 @@ def register_extensions(app: Flask) -> None:
             absolute_lifetime=app.config["SESSION_ABSOLUTE_LIFETIME"],
         )
 
-    # Flask-SocketIO keeps its options between init_app() calls: without this, an app made
-    # later in the same process (tests, CLI) would reuse an earlier app's message-queue manager.
-    socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=app.config["ASYNC_MODE"],
+        # Always given, None included: Flask-SocketIO keeps its options between init_app() calls,
+        # so an app made later in the same process (tests, CLI) must not inherit an earlier queue.
         client_manager=message_queue(app.config),
         cors_allowed_origins=app.config["SOCKETIO_ALLOWED_ORIGINS"],
         manage_session=False,  # sockets read the Flask session; they never write it
