@@ -372,17 +372,22 @@ def decide(request: ConsentRequest, guardian: User, *, decision: str, choices: d
         language=language, template_version=request.template.version, text_snapshot=text,
         text_sha256=text_hash(text), signed_at=now, ip=ip, user_agent=(user_agent or "")[:300],
     )
-    db.session.add(signature)
-    invitation.responded_at = now
-    request.signatures.append(signature)
-    _refresh_state(request, now)
-    record(f"consent.{decision}", actor=guardian, target=request, student_id=request.student_id, ip=ip, now=now,
-           allowed=",".join(s for s, ok in clean_choices.items() if ok), status=request.status)
     try:
+        db.session.add(signature)
+        invitation.responded_at = now
+        request.signatures.append(signature)
+        _refresh_state(request, now)
+        record(f"consent.{decision}", actor=guardian, target=request, student_id=request.student_id, ip=ip,
+               now=now, allowed=",".join(s for s, ok in clean_choices.items() if ok), status=request.status)
         db.session.commit()
     except (StaleDataError, IntegrityError):  # a double submission: the first one won
         db.session.rollback()
         raise ConsentError("This form was just answered in another window. Reload the page to see it.") from None
+    except Exception:
+        # Nothing half-made may stay in the session for the caller's next commit: a signature and
+        # grants without their audit event would make consent active with no record of why.
+        db.session.rollback()
+        raise
     return signature
 
 
