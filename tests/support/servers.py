@@ -43,7 +43,9 @@ class Server:
 
 
 def start_server(mode: str, database_url: str, workdir: Path, *, port: int | None = None,
-                 extra_env: dict | None = None, timeout: float = 30, script: str = "wsgi.py") -> Server:
+                 extra_env: dict | None = None, timeout: float = 30, script: str = "wsgi.py",
+                 command: list[str] | None = None) -> Server:
+    """Start `python script` (or `command`, e.g. gunicorn, which must bind 127.0.0.1:`port`)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     workdir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,7 @@ def start_server(mode: str, database_url: str, workdir: Path, *, port: int | Non
     }
     log_path = workdir / f"server-{port}.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, script], cwd=ROOT, env=env,
+        process = subprocess.Popen(command or [sys.executable, script], cwd=ROOT, env=env,
                                    stdout=log, stderr=subprocess.STDOUT)
     server = Server(process, base, log_path)
     deadline = time.monotonic() + timeout
