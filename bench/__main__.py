@@ -11,6 +11,7 @@ BENCHMARKS = {
     "pages": "bench.pages",
     "redis": "bench.redis_relay",
     "idle": "bench.idle",
+    "call": "bench.call_setup",
 }
 
 
