@@ -1,6 +1,6 @@
 """Apply a stored roster upload, and stop dead in the middle: run by test_interrupted_writes.py.
 
-    DATABASE_URL=... python -m tests.integration.faults.roster_worker UPLOAD_ID ADMIN_ID
+    DATABASE_URL=... OUTBOX_DIR=... python -m tests.integration.faults.roster_worker UPLOAD_ID ADMIN_ID
 
 When the import is about to insert the guardian links (every student and guardian row is then
 inserted, uncommitted, in its transaction) it prints "paused <students in the transaction>" and
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 
 from sqlalchemy import event
@@ -26,7 +25,7 @@ from config import TestConfig, normalise_database_url
 
 def main(upload_id: int, admin_id: int) -> None:
     app = create_app(TestConfig, SQLALCHEMY_DATABASE_URI=normalise_database_url(os.environ["DATABASE_URL"]),
-                     OUTBOX_DIR=tempfile.mkdtemp(prefix="homeroom-roster-worker-"))
+                     OUTBOX_DIR=os.environ["OUTBOX_DIR"])
     with app.app_context():
         def pause_before_links(conn, cursor, statement, parameters, context, executemany):
             if statement.lstrip().upper().startswith("INSERT INTO GUARDIAN_LINKS"):

@@ -96,7 +96,7 @@ def test_a_large_roster_import_failing_midway_saves_nothing(app, client, roster_
 
 
 @pytest.mark.slow
-def test_a_large_roster_import_killed_midway_saves_nothing(roster_world, database_url):
+def test_a_large_roster_import_killed_midway_saves_nothing(roster_world, database_url, tmp_path):
     text = _big_roster(STUDENTS)
     plan = roster.plan(roster_world.district.id, text)
     assert plan.ok, plan.problems[:3]
@@ -106,7 +106,7 @@ def test_a_large_roster_import_killed_midway_saves_nothing(roster_world, databas
     db.session.remove()
     db.engine.dispose()  # SQLite: no connection of ours holds the file while the worker writes
 
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, "DATABASE_URL": database_url, "OUTBOX_DIR": str(tmp_path / "worker-outbox")}
     worker = subprocess.Popen([sys.executable, "-m", "tests.integration.faults.roster_worker", str(upload_id),
                                str(admin_id)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
