@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -301,10 +301,25 @@ def end_rooms_where(*criteria, reason: str, now: datetime | None = None) -> list
     return [room.id for room in rooms if end_room(room, reason, now)]
 
 
-def ice_config(room: LiveRoom, actor, *, now: datetime | None = None) -> list[dict]:
+#: How long one set of call TURN credentials lasts (never past the room's close). The call page
+#: asks for fresh ones before they expire and before every ICE restart; coturn checks the expiry
+#: only when an allocation is made, so a relay already carrying the call is not cut when they lapse.
+CALL_TURN_LIFETIME = timedelta(minutes=10)
+
+
+def turn_expiry(room: LiveRoom, now: datetime) -> datetime:
+    """When TURN credentials issued now for this room stop working: the room's close or
+    CALL_TURN_LIFETIME from now, whichever is first."""
+    lifetime = current_app.config.get("CALL_TURN_LIFETIME") or CALL_TURN_LIFETIME
+    return min(room.closes_at, now + lifetime)
+
+
+def ice_config(room: LiveRoom, actor, *, now: datetime | None = None) -> tuple[list[dict], datetime]:
     """ICE servers for an authorised participant of an open room, with TURN credentials that
-    expire when the room closes (never later). Refused to everyone else."""
+    expire after CALL_TURN_LIFETIME or when the room closes, whichever is first; and that expiry.
+    Refused to everyone else (an ended room, withdrawn consent, a grant not let in)."""
     now = now or utcnow()
     if not permissions.can_join_call(actor, room, now):
         raise SessionError("You are not part of this session.")
-    return ice_servers(current_app.config, secrets.token_hex(8), room.closes_at)
+    expires_at = turn_expiry(room, now)
+    return ice_servers(current_app.config, secrets.token_hex(8), expires_at), expires_at
