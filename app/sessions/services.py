@@ -271,6 +271,16 @@ def end_room(room: LiveRoom, reason: str, now: datetime | None = None, actor=Non
         raise ValueError(f"unknown reason {reason!r}")
     if room.is_ended:
         return False
+    # Claimed in the database, not only in memory: of two processes ending the same room at once
+    # (the cron job and a socket event, two cron runs), one ends it and the other changes nothing.
+    claimed = db.session.execute(
+        update(LiveRoom).where(LiveRoom.id == room.id, LiveRoom.status != "ended")
+        .values(status="ended", ended_at=now, ended_reason=reason, join_code=None, join_token_hash=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:  # nothing was written: someone else ended it first
+        db.session.refresh(room)
+        return False
     room.status = "ended"
     room.ended_at = now
     room.ended_reason = reason
@@ -292,6 +302,13 @@ def close_if_past(room: LiveRoom, now: datetime) -> bool:
     if room.is_ended or now < room.closes_at:
         return False
     return end_room(room, "closed", now)
+
+
+def close_due(now: datetime | None = None) -> list[int]:
+    """End ("closed") every room whose time is over; the cron job `flask sessions close-due`.
+    Idempotent: a second run, or a run racing a room's own lazy close, ends nothing twice."""
+    now = now or utcnow()
+    return end_rooms_where(LiveRoom.closes_at <= now, reason="closed", now=now)
 
 
 def end_rooms_where(*criteria, reason: str, now: datetime | None = None) -> list[int]:
