@@ -64,9 +64,14 @@ lint: $(VENV)/.deps
 format: $(VENV)/.deps
 	$(BIN)/ruff format .
 
+## audit: known vulnerabilities in the pinned Python packages (requirements-dev.txt: the runtime
+## pins plus the test tools CI installs, with everything they pull in) and the browser packages.
+## --strict: a package the service could not look up fails the audit instead of passing unchecked.
+## PIP_AUDIT_SERVICE=pypi (PyPI's JSON API, default) or osv (api.osv.dev); see docs/SECURITY.md.
+PIP_AUDIT_SERVICE ?= pypi
 audit: deps
-	$(BIN)/pip-audit -r requirements.txt --progress-spinner off
-	npm audit --omit=dev
+	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(PIP_AUDIT_SERVICE) -r requirements-dev.txt
+	npm audit
 
 bench: deps
 	$(BIN)/python -m bench

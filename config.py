@@ -108,10 +108,12 @@ class Config:
     SCHEDULE_ICAL_RATE_LIMIT = os.environ.get("SCHEDULE_ICAL_RATE_LIMIT", "120 per hour")
 
     # Live sessions: ICE servers for WebRTC (comma separated URLs) and coturn's REST secret
-    # (`static-auth-secret`). TURN credentials expire when the room closes. Empty = no STUN/TURN.
+    # (`static-auth-secret`). Empty = no STUN/TURN. A call's TURN credentials last CALL_TURN_SECONDS
+    # (never past the room's close); the call page fetches fresh ones before they expire.
     STUN_URLS = _env_list("STUN_URLS", [])
     TURN_URLS = _env_list("TURN_URLS", [])
     TURN_SECRET = os.environ.get("TURN_SECRET", "")
+    CALL_TURN_LIFETIME = timedelta(seconds=int(os.environ.get("CALL_TURN_SECONDS", "600")))
     # Join by code: failed attempts per IP (schools share an IP: keep it generous) and joins per room.
     JOIN_LIMIT_PER_IP = os.environ.get("JOIN_LIMIT_PER_IP", "30 per 10 minutes")
     JOIN_LIMIT_PER_ROOM = os.environ.get("JOIN_LIMIT_PER_ROOM", "10 per 10 minutes")

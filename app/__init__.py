@@ -129,10 +129,12 @@ def register_cli(app: Flask) -> None:
     from app.consent.cli import register as register_consent_cli
     from app.districts.cli import register as register_district_cli
     from app.scheduling.cli import register as register_scheduling_cli
+    from app.sessions.cli import register as register_sessions_cli
 
     register_district_cli(app)
     register_consent_cli(app)
     register_scheduling_cli(app)
+    register_sessions_cli(app)
 
 
 def register_subscribers(app: Flask) -> None:

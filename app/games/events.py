@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from flask_socketio import emit
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import permissions
 from app.db_types import utcnow
@@ -25,6 +26,8 @@ from app.games.registry import GAMES
 from app.games.rules import ROLES
 from app.sessions.access import RoomNamespace
 from app.sockets import EventSpec, SocketRefused
+
+STALE_MESSAGE = "The game changed just now. Here is the latest board — try again."
 
 log = logging.getLogger("homeroom.games")
 
@@ -106,6 +109,9 @@ class GamesNamespace(RoomNamespace):
         except services.GameError as refused:
             db.session.rollback()
             raise SocketRefused(refused.code, refused.message) from None
+        except StaleDataError:  # a flush before the service's own commit lost a race (another start)
+            db.session.rollback()
+            raise SocketRefused("stale", STALE_MESSAGE) from None
 
     # -- events ----------------------------------------------------------------------------
 
@@ -116,7 +122,10 @@ class GamesNamespace(RoomNamespace):
     def on_move(self, payload):
         room, _actor, role, now = self._player()
         try:
-            outcome = services.apply_move(room, role, payload["version"], payload["move_id"], payload["move"], now)
+            try:
+                outcome = services.apply_move(room, role, payload["version"], payload["move_id"], payload["move"], now)
+            except StaleDataError:  # the mood check-in's flush lost a race: same answer as a stale commit
+                raise services.GameError("stale", STALE_MESSAGE) from None
         except services.GameError as refused:
             db.session.rollback()
             if refused.code in ("stale", "duplicate"):

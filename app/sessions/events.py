@@ -19,6 +19,7 @@ from flask_socketio import emit
 from sqlalchemy import select
 
 from app import permissions
+from app.db_types import utcnow
 from app.extensions import db, socketio
 from app.sessions import services
 from app.sessions.access import RoomNamespace, actor_key
@@ -60,9 +61,13 @@ NO_CONSENT = SocketRefused("no_consent", "Video sessions need a guardian's conse
 
 
 def _check_open_and_consent(room: LiveRoom, now: datetime) -> None:
+    """Every connect and every event: a room past its time ends ("closed"); a room whose video
+    consent is gone (revoked without the signal getting through, or expired at its end date, which
+    sends no signal) ends ("no_consent") — for every member at once, not only this socket."""
     if services.close_if_past(room, now) or not permissions.room_is_open(room, now):
         raise CLOSED
     if not permissions.video_consent_active(room, now):
+        services.end_room(room, "no_consent", now)
         raise NO_CONSENT
 
 
@@ -170,9 +175,18 @@ class CallNamespace(RoomNamespace):
         emit("media_state", {**payload, "from": role}, to=self.room_channel(room.id), skip_sid=request.sid)
 
     def on_ice_servers(self, _payload):
-        room, actor, _role = self.current()
+        """Fresh ICE servers: asked on connect, again before the TURN credentials expire and before
+        every ICE restart. Refused (closed / no_consent / forbidden) once the room has ended or
+        consent is gone, like every other event."""
+        now = utcnow()
+        room, actor, _role = self.current(now)
         policy = "relay" if current_app.config.get("ICE_TRANSPORT_POLICY") == "relay" else "all"
-        return {"ok": True, "iceServers": services.ice_config(room, actor), "iceTransportPolicy": policy}
+        try:
+            servers, expires_at = services.ice_config(room, actor, now=now)
+        except services.SessionError:
+            raise SocketRefused("forbidden", "Only the two people in this session can join the call.") from None
+        return {"ok": True, "iceServers": servers, "iceTransportPolicy": policy,
+                "expiresIn": max(0, int((expires_at - now).total_seconds()))}
 
     def on_admit(self, payload):
         room, actor, role = self.current()

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from app.scheduling.models import Appointment
 
 ROOM_STATUSES = ("open", "live", "ended")
-ENDED_REASONS = ("therapist_ended", "consent_revoked", "deactivated", "closed")
+#: "no_consent": video consent was found inactive during the session (expired at its end date,
+#: or revoked while the revocation signal did not reach the room).
+ENDED_REASONS = ("therapist_ended", "consent_revoked", "no_consent", "deactivated", "closed")
 ASSENT_CHOICES = ("yes", "not_now")
 
 

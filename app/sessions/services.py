@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -271,6 +271,16 @@ def end_room(room: LiveRoom, reason: str, now: datetime | None = None, actor=Non
         raise ValueError(f"unknown reason {reason!r}")
     if room.is_ended:
         return False
+    # Claimed in the database, not only in memory: of two processes ending the same room at once
+    # (the cron job and a socket event, two cron runs), one ends it and the other changes nothing.
+    claimed = db.session.execute(
+        update(LiveRoom).where(LiveRoom.id == room.id, LiveRoom.status != "ended")
+        .values(status="ended", ended_at=now, ended_reason=reason, join_code=None, join_token_hash=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:  # nothing was written: someone else ended it first
+        db.session.refresh(room)
+        return False
     room.status = "ended"
     room.ended_at = now
     room.ended_reason = reason
@@ -294,6 +304,13 @@ def close_if_past(room: LiveRoom, now: datetime) -> bool:
     return end_room(room, "closed", now)
 
 
+def close_due(now: datetime | None = None) -> list[int]:
+    """End ("closed") every room whose time is over; the cron job `flask sessions close-due`.
+    Idempotent: a second run, or a run racing a room's own lazy close, ends nothing twice."""
+    now = now or utcnow()
+    return end_rooms_where(LiveRoom.closes_at <= now, reason="closed", now=now)
+
+
 def end_rooms_where(*criteria, reason: str, now: datetime | None = None) -> list[int]:
     """End every not-yet-ended room matching `criteria`; returns their ids."""
     now = now or utcnow()
@@ -301,10 +318,25 @@ def end_rooms_where(*criteria, reason: str, now: datetime | None = None) -> list
     return [room.id for room in rooms if end_room(room, reason, now)]
 
 
-def ice_config(room: LiveRoom, actor, *, now: datetime | None = None) -> list[dict]:
+#: How long one set of call TURN credentials lasts (never past the room's close). The call page
+#: asks for fresh ones before they expire and before every ICE restart; coturn checks the expiry
+#: only when an allocation is made, so a relay already carrying the call is not cut when they lapse.
+CALL_TURN_LIFETIME = timedelta(minutes=10)
+
+
+def turn_expiry(room: LiveRoom, now: datetime) -> datetime:
+    """When TURN credentials issued now for this room stop working: the room's close or
+    CALL_TURN_LIFETIME from now, whichever is first."""
+    lifetime = current_app.config.get("CALL_TURN_LIFETIME") or CALL_TURN_LIFETIME
+    return min(room.closes_at, now + lifetime)
+
+
+def ice_config(room: LiveRoom, actor, *, now: datetime | None = None) -> tuple[list[dict], datetime]:
     """ICE servers for an authorised participant of an open room, with TURN credentials that
-    expire when the room closes (never later). Refused to everyone else."""
+    expire after CALL_TURN_LIFETIME or when the room closes, whichever is first; and that expiry.
+    Refused to everyone else (an ended room, withdrawn consent, a grant not let in)."""
     now = now or utcnow()
     if not permissions.can_join_call(actor, room, now):
         raise SessionError("You are not part of this session.")
-    return ice_servers(current_app.config, secrets.token_hex(8), room.closes_at)
+    expires_at = turn_expiry(room, now)
+    return ice_servers(current_app.config, secrets.token_hex(8), expires_at), expires_at

@@ -26,6 +26,8 @@ bp = Blueprint("sessions", __name__)
 ENDED_MESSAGES = {
     "therapist_ended": "The session has ended. Thank you for coming today!",
     "consent_revoked": "The session has ended because a guardian changed their permission for video sessions.",
+    "no_consent": "The session has ended because a guardian's permission (consent) for video sessions is not "
+                  "active now.",
     "deactivated": "The session has ended because the counselor's account was closed.",
     "closed": "The session time is over, so this room is closed.",
 }

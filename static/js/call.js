@@ -25,6 +25,7 @@ const state = {
   audioBytesReceived: 0,
   quality: 'unknown',
   iceRestarts: 0,
+  iceFetches: 0, // ICE server lists received (short-lived TURN credentials: refreshed before expiry)
   chat: [],
 };
 window.homeroomCall = state;
@@ -33,6 +34,7 @@ const OTHER = role === 'therapist' ? 'The student' : 'Your counselor';
 const ENDED = {
   therapist_ended: role === 'therapist' ? 'You ended the session.' : 'Your counselor ended the session. Thank you for coming today!',
   consent_revoked: 'The session ended because a guardian changed their permission for video sessions.',
+  no_consent: "The session ended because a guardian's permission for video sessions is not active now.",
   deactivated: "The session ended because the counselor's account was closed.",
   closed: 'The session time is over, so the room has closed.',
   replaced: 'This session was opened in another window or tab, so it stopped here.',
@@ -40,12 +42,14 @@ const ENDED = {
 };
 const REFUSED = {
   closed: 'closed',
-  no_consent: 'consent_revoked',
+  no_consent: 'no_consent',
 };
 
 let localStream = null;
 let iceServers = [];
 let iceTransportPolicy = 'all'; // 'relay' when the deployment sends every call through TURN
+let iceExpiresAt = 0; // when the TURN credentials stop working (this browser's clock)
+let iceRefreshTimer = null;
 let makingOffer = false;
 let ignoreOffer = false;
 let settingRemoteAnswer = false;
@@ -108,11 +112,15 @@ function restartIce(pc) {
   if (state.pc !== pc || state.ended) return;
   state.iceRestarts += 1;
   setStatus('The connection is weak. Reconnecting…');
-  pc.restartIce();
+  // A restart makes new relay allocations, which need unexpired TURN credentials: ask for fresh
+  // ones first (if the server cannot answer now, restart with the ones we have).
+  fetchIce().finally(() => { if (state.pc === pc && !state.ended) pc.restartIce(); });
 }
 
 async function startPeer() {
   await media;
+  if (state.ended) return;
+  if (Date.now() > iceExpiresAt - 30000) await fetchIce();
   if (state.ended) return;
   stopPeer();
   const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
@@ -266,6 +274,7 @@ function end(reason) {
   state.ended = true;
   state.endedReason = reason;
   clearInterval(statsTimer);
+  clearTimeout(iceRefreshTimer);
   stopPeer();
   if (localStream) localStream.getTracks().forEach((t) => t.stop());
   socket.disconnect();
@@ -437,17 +446,38 @@ if (waitingList) {
 const socket = io('/call', { auth: { room: roomId }, transports: ['websocket'] });
 state.socket = socket;
 
-const iceReady = new Promise((resolve) => {
-  socket.once('connect', () => {
-    socket.emit('ice_servers', null, (reply) => {
-      if (reply && reply.ok) {
-        iceServers = reply.iceServers;
-        if (reply.iceTransportPolicy === 'relay') iceTransportPolicy = 'relay';
+// ICE servers come from the /call namespace, only to the two participants of an open room. The
+// TURN credentials are short-lived (expiresIn seconds): fetched again before they expire and
+// before every ICE restart, and refused once the room has ended or consent is gone.
+function scheduleIceRefresh(seconds) {
+  clearTimeout(iceRefreshTimer);
+  if (!state.ended) iceRefreshTimer = setTimeout(fetchIce, seconds * 1000);
+}
+
+function fetchIce() {
+  return new Promise((resolve) => {
+    if (state.ended || !socket.connected) { scheduleIceRefresh(15); resolve(false); return; }
+    socket.timeout(10000).emit('ice_servers', null, (timedOut, reply) => {
+      if (timedOut || !reply || !reply.ok) {
+        if (reply && REFUSED[reply.code]) end(REFUSED[reply.code]);
+        else scheduleIceRefresh(15);
+        resolve(false);
+        return;
       }
-      resolve();
+      iceServers = reply.iceServers;
+      iceTransportPolicy = reply.iceTransportPolicy === 'relay' ? 'relay' : 'all';
+      iceExpiresAt = Date.now() + reply.expiresIn * 1000;
+      state.iceFetches += 1;
+      scheduleIceRefresh(Math.max(5, reply.expiresIn > 240 ? reply.expiresIn - 120 : reply.expiresIn * 0.75));
+      if (state.pc && state.pc.signalingState !== 'closed') {
+        try { state.pc.setConfiguration({ ...state.pc.getConfiguration(), iceServers, iceTransportPolicy }); } catch (error) { /* kept for the next peer */ }
+      }
+      resolve(true);
     });
   });
-});
+}
+
+const iceReady = new Promise((resolve) => { socket.once('connect', () => fetchIce().then(resolve)); });
 
 socket.on('connect', () => { state.socketConnected = true; root.dataset.state = 'connected'; });
 socket.on('disconnect', (reason) => {

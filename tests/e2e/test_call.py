@@ -114,7 +114,7 @@ def _student_joins_by_code(student, base_url, code: str) -> None:
     assert_accessible(student)
     student.get_by_label("Your code").fill(code.lower())
     student.get_by_role("button", name="Join", exact=True).click()
-    expect(student.get_by_role("heading", level=1, name=re.compile(r"^Hi "))).to_be_visible()
+    expect(student.get_by_role("heading", level=1, name=re.compile(r"^Hi!"))).to_be_visible()
     assert_accessible(student)
     student.get_by_role("button", name="Yes, I'm ready").click()
     expect(student.get_by_role("heading", name="You're in the waiting room")).to_be_visible()

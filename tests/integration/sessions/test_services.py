@@ -198,7 +198,8 @@ def test_end_room_revokes_grants_forgets_link_and_code_and_signals_once(consente
 
 def test_ice_config_only_for_participants(consented, app):
     room = services.open_room(consented.therapist, _appointment(consented, start=utcnow()))
-    assert services.ice_config(room, consented.therapist) == []
+    servers, expires_at = services.ice_config(room, consented.therapist)
+    assert servers == [] and expires_at <= room.closes_at
     with pytest.raises(services.SessionError):
         services.ice_config(room, consented.other_therapist)
     waiting = services.redeem_code(room.join_code)

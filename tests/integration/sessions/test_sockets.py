@@ -273,7 +273,7 @@ def test_ice_servers_only_for_participants_and_expire_with_the_room(app, world, 
 def test_ice_servers_are_empty_in_tests(app, world, client, live_room, student_client, socket_for):
     room, therapist, student = _pair(app, world, client, live_room, student_client, socket_for)
     reply = therapist.emit("ice_servers", None, namespace="/call", callback=True)
-    assert reply == {"ok": True, "iceServers": [], "iceTransportPolicy": "all"}
+    assert reply == {"ok": True, "iceServers": [], "iceTransportPolicy": "all", "expiresIn": 600}
 
 
 # --- waiting and admitting -----------------------------------------------------------------------

@@ -47,7 +47,7 @@ def test_student_can_join_by_code_give_assent_wait_and_enter(app, world, client,
     assert client.get(f"/sessions/rooms/{room.id}").headers["Location"].endswith("/waiting")
     assert client.get(f"/sessions/rooms/{room.id}/waiting").headers["Location"].endswith("/ready")
     page = client.get(f"/sessions/rooms/{room.id}/ready").get_data(as_text=True)
-    assert "Hi Own!" in page and "Nobody records it" in page  # the child is 10: the younger wording
+    assert "Hi! Your counselor" in page and "Own" not in page and "Nobody records it" in page  # 10: younger wording
     token = get_csrf(client, f"/sessions/rooms/{room.id}/ready")
     response = client.post(f"/sessions/rooms/{room.id}/ready", data={"choice": "yes", "csrf_token": token})
     assert response.headers["Location"].endswith(f"/sessions/rooms/{room.id}/waiting")
