@@ -64,14 +64,12 @@ lint: $(VENV)/.deps
 format: $(VENV)/.deps
 	$(BIN)/ruff format .
 
-## audit: known vulnerabilities in the pinned Python packages (requirements-dev.txt: the runtime
-## pins plus the test tools CI installs, with everything they pull in) and the browser packages.
-## --strict: a package the service could not look up fails the audit instead of passing unchecked.
-## PIP_AUDIT_SERVICE=pypi (PyPI's JSON API, default) or osv (api.osv.dev); see docs/SECURITY.md.
-PIP_AUDIT_SERVICE ?= pypi
+## audit: known vulnerabilities in every installed Python package (requirements-dev.txt resolved:
+## runtime pins, test tools and what they pull in; pip-audit --strict) and the npm packages (npm audit).
+## Where an advisory service is unreachable, .ci/audit says so and falls back to PyPI's per-project
+## JSON for packages at their latest release; see docs/SECURITY.md "Dependency audit".
 audit: deps
-	$(BIN)/pip-audit --strict --progress-spinner off --vulnerability-service $(PIP_AUDIT_SERVICE) -r requirements-dev.txt
-	npm audit
+	$(BIN)/python .ci/audit
 
 bench: deps
 	$(BIN)/python -m bench
