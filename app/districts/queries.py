@@ -141,14 +141,15 @@ def _visible_students(query, actor: User, *, school_id: int | None, search: str 
 
 def caseload_students_query(actor: User, *, school_id: int | None = None, search: str | None = None,
                             unassigned_only: bool = True, day: date | None = None):
-    """Students for the caseloads page, grouped by school (name), then by name.
+    """Students for the caseloads page, grouped by school, then by name.
 
-    Ordered by school so that a page holds the students of one or two schools, whose therapists
-    are the only ones who can take them. Unassigned = no caseload assignment open on `day`, as a
+    Ordered by school (in the order the schools were added, which ix_students_district_school_name
+    walks without sorting) so that a page holds the students of one or two schools, whose
+    therapists are the only ones who can take them. Unassigned = no caseload assignment open on `day`, as a
     NOT EXISTS probe of the covering ix_caseload_student_dates (not a NOT IN over every assignment).
     """
     query = (select(Student).join(School, School.id == Student.school_id).options(contains_eager(Student.school))
-             .order_by(School.name, Student.last_name, Student.first_name, Student.id))
+             .order_by(Student.school_id, Student.last_name, Student.first_name, Student.id))
     query = _visible_students(query, actor, school_id=school_id, search=search)
     if unassigned_only:
         on_caseload = select(CaseloadAssignment.id).where(CaseloadAssignment.student_id == Student.id,
