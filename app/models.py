@@ -18,6 +18,7 @@ from app.districts.models import (  # noqa: F401
     School,
     Student,
 )
+from app.districts.rollups import SessionDayTotal  # noqa: F401
 from app.games.models import GameSession, MoodCheckin  # noqa: F401
 from app.scheduling.models import (  # noqa: F401
     Appointment,

@@ -22,6 +22,7 @@ from app.auth.models import User
 from app.consent.models import OPEN_STATUSES, ConsentGrant, ConsentRequest
 from app.consent.queries import EXPIRING_WITHIN
 from app.districts.models import CaseloadAssignment, District, School, Student
+from app.districts.rollups import COUNTERS, SessionDayTotal
 from app.extensions import db
 from app.scheduling.models import Appointment
 
@@ -89,14 +90,22 @@ def _int(value) -> int:
     return int(round(value or 0))
 
 
-def sessions_table(district_id: int, start: date, end: date, *, school: School | None,
-                   names: dict[int, str]) -> Table:
-    """Sessions per school (district dashboard) or per therapist (school dashboard): one query."""
-    group = Appointment.therapist_id if school else Appointment.school_id
+def _district_sessions(district_id: int, start: date, end: date) -> list[tuple]:
+    """Per school, from the per-day rollup (app/districts/rollups.py): ~200 rows per school a year."""
+    t = SessionDayTotal
+    return db.session.execute(
+        select(t.school_id, *(func.sum(getattr(t, c)) for c in COUNTERS))
+        .where(t.district_id == district_id, t.local_date >= start, t.local_date <= end)
+        .group_by(t.school_id)
+    ).all()
+
+
+def _school_sessions(school: School, start: date, end: date) -> list[tuple]:
+    """Per therapist of one school, from its appointments (ix_appointments_school_local_date)."""
     cancelled = Appointment.status == "cancelled"
-    query = (
+    return db.session.execute(
         select(
-            group,
+            Appointment.therapist_id,
             func.count(),
             func.sum(case((Appointment.attendance == "attended", 1), else_=0)),
             func.sum(case((Appointment.attendance == "no_show", 1), else_=0)),
@@ -105,19 +114,27 @@ def sessions_table(district_id: int, start: date, end: date, *, school: School |
             func.sum(case((Appointment.attendance == "attended", func.coalesce(Appointment.minutes_delivered, 0)),
                           else_=0)),
         )
-        .where(Appointment.district_id == district_id, Appointment.local_date >= start, Appointment.local_date <= end)
-        .group_by(group)
-    )
-    if school is not None:
-        query = query.where(Appointment.school_id == school.id)
-    if school is not None:
+        .where(Appointment.school_id == school.id, Appointment.district_id == school.district_id,
+               Appointment.local_date >= start, Appointment.local_date <= end)
+        .group_by(Appointment.therapist_id)
+    ).all()
+
+
+def sessions_table(district_id: int, start: date, end: date, *, school: School | None,
+                   names: dict[int, str]) -> Table:
+    """Sessions per school (district dashboard) or per therapist (school dashboard): one query each."""
+    if school is None:
+        found = _district_sessions(district_id, start, end)
+    else:
+        found = _school_sessions(school, start, end)
         names = names | dict(db.session.execute(
-            select(User.id, User.name).where(User.id.in_(query.with_only_columns(group).scalar_subquery()))).all())
+            select(User.id, User.name).where(User.id.in_([r[0] for r in found] or [0]))).all())
     rows = []
-    for key, scheduled, delivered, no_show, cancelled_n, planned, minutes in db.session.execute(query).all():
-        rows.append({"name": names.get(key, f"#{key}"), "scheduled": scheduled, "delivered": _int(delivered),
+    for key, scheduled, delivered, no_show, cancelled_n, planned, minutes in found:
+        rows.append({"name": names.get(key, f"#{key}"), "scheduled": _int(scheduled), "delivered": _int(delivered),
                      "no_shows": _int(no_show), "cancelled": _int(cancelled_n), "minutes_planned": _int(planned),
                      "minutes_delivered": _int(minutes)})
+    rows = [r for r in rows if r["scheduled"]]  # a day whose sessions all moved away leaves zero totals
     rows.sort(key=lambda r: r["name"])
     return Table(
         "sessions", "Sessions", [("name", "Therapist" if school else "School"), ("scheduled", "Scheduled"),
@@ -205,10 +222,6 @@ def caseload_table(district_id: int, today: date, *, school: School | None, name
         rows.sort(key=lambda r: r["name"])
         return Table("caseloads", "Caseload sizes today", [("name", "Therapist"), ("students", "Students")], rows,
                      {"type": "bar", "series": ["students"]})
-    assigned = select(CaseloadAssignment.student_id.label("student_id"),
-                      func.count(distinct(CaseloadAssignment.therapist_id)).label("n")) \
-        .where(CaseloadAssignment.district_id == district_id, open_today) \
-        .group_by(CaseloadAssignment.student_id).subquery()
     therapists = (
         select(Student.school_id, func.count(distinct(CaseloadAssignment.therapist_id)))
         .join(CaseloadAssignment, CaseloadAssignment.student_id == Student.id)
@@ -216,10 +229,12 @@ def caseload_table(district_id: int, today: date, *, school: School | None, name
         .group_by(Student.school_id)
     )
     therapist_counts = dict(db.session.execute(therapists).all())
+    # One pass over the active students (ix_students_district_active_school), each probing the
+    # covering ix_caseload_student_dates: no per-request materialisation of every assignment.
+    on_caseload = (select(CaseloadAssignment.id).where(CaseloadAssignment.student_id == Student.id, open_today)
+                   .exists())
     query = (
-        select(Student.school_id, func.count(), func.sum(case((assigned.c.n.is_not(None), 1), else_=0)))
-        .select_from(Student)
-        .outerjoin(assigned, assigned.c.student_id == Student.id)
+        select(Student.school_id, func.count(), func.sum(case((on_caseload, 1), else_=0)))
         .where(Student.district_id == district_id, Student.active.is_(True))
         .group_by(Student.school_id)
     )

@@ -25,14 +25,19 @@ from app.auth.models import User
 from app.auth.services import hash_password
 from app.consent.models import SCOPES, ConsentGrant, ConsentInvitation, ConsentRequest, ConsentTemplate
 from app.db_types import utcnow
+from app.districts import rollups
 from app.districts.cli import _FIRST, _GUARDIAN_FIRST, _LAST
 from app.districts.dashboards import school_year_start
 from app.districts.models import CaseloadAssignment, District, GuardianLink, School, Student, therapist_schools
+from app.districts.services import refresh_statistics
 from app.extensions import db
 from app.scheduling.models import Appointment
 
 LOAD_PASSWORD = "homeroom-load-2026"  # noqa: S105 - printed by seed-load for local benchmarks only
 BATCH = 5_000
+LOADED_TABLES = ["schools", "users", "therapist_schools", "students", "guardian_links", "caseload_assignments",
+                 "appointments", "session_day_totals", "consent_templates", "consent_requests",
+                 "consent_invitations", "consent_grants"]
 _SCHOOL_KINDS = ("Elementary School", "Middle School", "High School", "K-8 Academy")
 _PLACES = ("Oak", "Cedar", "River", "Maple", "Lake", "Hill", "Pine", "Harbor", "Valley", "Summit", "Willow", "Aspen")
 
@@ -239,7 +244,9 @@ def generate(students: int, *, name: str | None = None, seed: int = 2026, now: d
         row["email"] = emails[row["guardian_id"]]
     _insert(ConsentInvitation, invitation_rows)
     _insert(ConsentGrant, grant_rows)
+    rollups.rebuild(did)  # the bulk inserts above bypass the ORM listener that keeps the totals
     db.session.commit()
+    refresh_statistics(LOADED_TABLES)
     counts = {"schools": n_schools, "therapists": n_therapists, "school_admins": n_schools,
               "students": students, "guardians": len(guardian_ids), "guardian_links": len(link_rows),
               "caseload_assignments": len(caseload_rows), "appointments": len(appointment_rows),

@@ -69,6 +69,8 @@ class Student(db.Model):
     __table_args__ = (
         UniqueConstraint("district_id", "source_id"),
         Index("ix_students_district_school_name", "district_id", "school_id", "last_name", "first_name"),
+        Index("ix_students_district_active_school", "district_id", "active", "school_id"),
+        Index("ix_students_district_name", "district_id", "last_name", "first_name", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,7 +122,8 @@ class CaseloadAssignment(db.Model):
     __tablename__ = "caseload_assignments"
     __table_args__ = (
         Index("ix_caseload_therapist_open", "therapist_id", "ends_on"),
-        Index("ix_caseload_student_open", "student_id", "ends_on"),
+        # Covering: "is this student on a caseload on day D, and whose" without reading the rows.
+        Index("ix_caseload_student_dates", "student_id", "ends_on", "starts_on", "therapist_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.auth.models import User
 from app.db_types import utcnow
@@ -114,10 +114,15 @@ def staff_query(actor: User):
 def students_query(actor: User, *, school_id: int | None = None, search: str | None = None):
     query = (
         select(Student)
-        .where(Student.district_id == actor.district_id)
         .options(joinedload(Student.school))
         .order_by(Student.last_name, Student.first_name, Student.id)
     )
+    return _visible_students(query, actor, school_id=school_id, search=search)
+
+
+def _visible_students(query, actor: User, *, school_id: int | None, search: str | None):
+    """`query` limited to the actor's students, one school's, and names containing `search`."""
+    query = query.where(Student.district_id == actor.district_id)
     if actor.role == "school_admin":
         query = query.where(Student.school_id == actor.school_id)
     if school_id:
@@ -132,6 +137,36 @@ def students_query(actor: User, *, school_id: int | None = None, search: str | N
             )
         )
     return query
+
+
+def caseload_students_query(actor: User, *, school_id: int | None = None, search: str | None = None,
+                            unassigned_only: bool = True, day: date | None = None):
+    """Students for the caseloads page, grouped by school, then by name.
+
+    Ordered by school (in the order the schools were added, which ix_students_district_school_name
+    walks without sorting) so that a page holds the students of one or two schools, whose
+    therapists are the only ones who can take them. Unassigned = no caseload assignment open on `day`, as a
+    NOT EXISTS probe of the covering ix_caseload_student_dates (not a NOT IN over every assignment).
+    """
+    query = (select(Student).join(School, School.id == Student.school_id).options(contains_eager(Student.school))
+             .order_by(Student.school_id, Student.last_name, Student.first_name, Student.id))
+    query = _visible_students(query, actor, school_id=school_id, search=search)
+    if unassigned_only:
+        on_caseload = select(CaseloadAssignment.id).where(CaseloadAssignment.student_id == Student.id,
+                                                          _open_on(day or utcnow().date())).exists()
+        query = query.where(~on_caseload)
+    return query
+
+
+def therapists_serving(actor: User, school_ids: set[int]) -> list[User]:
+    """Active therapists of the actor's district who serve one of `school_ids` (one query)."""
+    from app.districts.models import therapist_schools
+
+    if not school_ids:
+        return []
+    query = therapists_query(actor).where(User.id.in_(
+        select(therapist_schools.c.therapist_id).where(therapist_schools.c.school_id.in_(sorted(school_ids)))))
+    return list(db.session.scalars(query))
 
 
 def guardian_links_query(student: Student):

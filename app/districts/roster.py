@@ -302,6 +302,10 @@ def store_upload(actor: User, filename: str, text: str, plan_: Plan, *, now: dat
     return upload
 
 
+#: A large import changes the tables' shape enough for the planner to need new statistics.
+ANALYZE_AFTER_ROWS = 1_000
+
+
 def apply(actor: User, upload: RosterImport, *, ip: str | None = None, now: datetime | None = None) -> Plan:
     """Re-plan the stored file against the database as it is now and write every change in
     one transaction. Nothing is written if any row has a problem."""
@@ -343,4 +347,10 @@ def apply(actor: User, upload: RosterImport, *, ip: str | None = None, now: date
     except Exception:
         db.session.rollback()
         raise
+    written = sum(n for ops in result.summary().values() if isinstance(ops, dict)
+                  for op, n in ops.items() if op in ("create", "update"))
+    if written >= ANALYZE_AFTER_ROWS:
+        from app.districts.services import refresh_statistics
+
+        refresh_statistics(["students", "users", "guardian_links"])
     return result

@@ -187,23 +187,34 @@ def roster_apply(import_id: int):
 # --- caseloads ----------------------------------------------------------------------------------
 
 
+PER_PAGE_CHOICES = (25, 50, 100)
+
+
+def _per_page() -> int:
+    value = request.args.get("per_page", PAGE_SIZE, type=int)
+    return value if value in PER_PAGE_CHOICES else PAGE_SIZE
+
+
 @bp.route("/caseloads")
 @requires(permissions.can_manage_caseloads)
 def caseloads():
     school_id = request.args.get("school", type=int)
+    per_page = _per_page()
     sizes_page = db.paginate(queries.therapists_query(current_user), page=request.args.get("therapists_page", 1, type=int) or 1,
-                             per_page=PAGE_SIZE, error_out=False)
+                             per_page=per_page, error_out=False)
     sizes = queries.caseload_counts(sizes_page.items)
-    query = queries.students_query(current_user, school_id=school_id,
-                                   search=(request.args.get("q") or "").strip()[:100] or None)
-    if request.args.get("show") != "all":
-        query = query.where(Student.id.not_in(queries.assigned_student_ids()))
-    page = db.paginate(query, page=_page(), per_page=PAGE_SIZE, error_out=False)
+    query = queries.caseload_students_query(current_user, school_id=school_id,
+                                            search=(request.args.get("q") or "").strip()[:100] or None,
+                                            unassigned_only=request.args.get("show") != "all")
+    page = db.paginate(query, page=_page(), per_page=per_page, error_out=False)
     current = queries.current_therapist_names([s.id for s in page.items])
+    # Only therapists who serve a school of the students listed can take them (assign_caseload
+    # checks it): the choice stays short however many therapists the district has.
+    therapists = queries.therapists_serving(current_user, {s.school_id for s in page.items})
     return render_template("districts/caseloads.html", sizes=sizes, sizes_page=sizes_page, page=page, current=current,
                            schools=queries.visible_schools(current_user), school_id=school_id,
-                           therapists=queries.therapists(current_user), show=request.args.get("show", ""),
-                           confirm_form=ConfirmForm())
+                           therapists=therapists, show=request.args.get("show", ""), per_page=per_page,
+                           per_page_choices=PER_PAGE_CHOICES, confirm_form=ConfirmForm())
 
 
 @bp.route("/caseloads/assign", methods=["POST"])

@@ -154,6 +154,7 @@ class Appointment(db.Model):
         Index("ix_appointments_therapist_start", "therapist_id", "starts_at"),
         Index("ix_appointments_student_start", "student_id", "starts_at"),
         Index("ix_appointments_school_start", "school_id", "starts_at"),
+        Index("ix_appointments_school_local_date", "school_id", "local_date"),  # school dashboards
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -71,3 +71,21 @@ def test_foreign_students_and_therapists_are_404(client, world):
     _assign(client, [world.foreign_student.id], world.therapist)
     assert db.session.scalar(select(CaseloadAssignment).where(
         CaseloadAssignment.student_id == world.foreign_student.id)).therapist_id == world.foreign_therapist.id
+
+
+def test_district_admin_sees_only_therapists_serving_the_listed_schools_and_chooses_a_page_size(
+        client, world, make_student):
+    from tests.conftest import login
+
+    for i in range(30):
+        make_student(world.school_a, first_name=f"Extra{i:02d}", last_name="Zed")
+    login(client, world.district_admin)
+    html = client.get(f"/caseloads?school={world.school_a.id}&per_page=25").get_data(as_text=True)
+    choice = html[html.index('id="therapist"'):html.index("</select>", html.index('id="therapist"'))]
+    assert f'value="{world.therapist.id}"' in choice and f'value="{world.other_therapist.id}"' not in choice
+    assert world.foreign_therapist.name not in html and world.other_therapist.name not in choice
+    assert html.count('name="student"') == 25 and 'rel="next"' in html and "per_page=25" in html
+    assert f"school={world.school_a.id}" in html[html.index('rel="next"') - 200:html.index('rel="next"')]
+    page_two = client.get(f"/caseloads?school={world.school_a.id}&per_page=25&page=2").get_data(as_text=True)
+    assert page_two.count('name="student"') == 31 - 25  # 30 extra + the unassigned world student
+    assert client.get("/caseloads?per_page=100000").status_code == 200  # an unknown size falls back to 50
