@@ -40,10 +40,10 @@ from tests.e2e.helpers import (
     GUARDIAN,
     SCHOOL_ADMIN,
     THERAPIST,
-    assert_accessible,
     expect_http_error_page,
     path_of,
 )
+from tests.e2e.helpers import assert_accessible as _assert_accessible
 
 EMAILS = {
     "guardian": GUARDIAN,
@@ -210,6 +210,25 @@ NOT_HTML: dict[str, str] = {
 
 LIVE_SESSION_ENDPOINTS = ("sessions.join", "sessions.join_link", "sessions.assent", "sessions.waiting",
                           "sessions.room")
+
+# rule id -> pages where axe advised (moderate/minor WCAG findings, best-practice findings); printed at the end.
+ADVICE: dict[str, set[str]] = {}
+
+
+def assert_accessible(page: Page) -> None:
+    for finding in _assert_accessible(page):
+        ADVICE.setdefault(f"{finding['id']} [{finding['impact']}]", set()).add(re.sub(r"/\d+", "/N", path_of(page.url)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _print_advice():
+    yield
+    print("\n--- axe advice (not failures) over this module's pages ---")
+    for rule, pages in sorted(ADVICE.items()):
+        print(f"{rule}: {len(pages)} page(s): {', '.join(sorted(pages)[:8])}")
+    if not ADVICE:
+        print("none")
+
 
 GAMES = ("Tic-Tac-Toe", "Connect Four", "Memory Match", "Drawing Board", "Feelings Cards", "Mood Check-in")
 
@@ -517,3 +536,16 @@ def test_student_and_therapist_live_session_pages_are_accessible(page, browser, 
         context.close()
     claimed = {(endpoint, v.role) for endpoint in LIVE_SESSION_ENDPOINTS for v in PAGES[endpoint]}
     assert claimed <= seen, f"PAGES claims live-session visits this test did not make: {claimed - seen}"
+
+
+def test_axe_advice_is_reported_and_blocking_findings_fail(page, base_url):
+    """The harness can fail: a moderate or best-practice finding is returned, a critical one raises."""
+    page.goto(base_url + "/login")
+    assert _assert_accessible(page) == []
+    page.evaluate("""() => { const p = document.createElement('p'); p.textContent = 'Outside every landmark';
+                             document.body.append(p); }""")
+    advice = _assert_accessible(page)
+    assert [(a["id"], a["impact"]) for a in advice] == [("region", "moderate")]
+    page.evaluate("document.querySelector('main').append(document.createElement('button'))")
+    with pytest.raises(AssertionError, match=r"button-name \[critical\]"):
+        _assert_accessible(page)
