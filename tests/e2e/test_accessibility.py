@@ -516,6 +516,10 @@ def test_student_and_therapist_live_session_pages_are_accessible(page, browser, 
         for p in (page, student):
             expect(p.locator("#games")).to_have_attribute("data-connected", "true", timeout=15_000)
         check(student, "student")
+        student.get_by_role("button", name="Leave").click()  # the "Leave the session?" dialog, open
+        expect(student.get_by_role("dialog", name="Leave the session?")).to_be_visible()
+        check(student, "student")
+        student.get_by_role("button", name="Stay").click()
 
         for game in GAMES:
             page.get_by_label("Activity", exact=True).select_option(label=game)
