@@ -22,6 +22,7 @@ GUARDIAN_SPANISH = "maria.garcia@family.example"
 AXE_PATH = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 BLOCKING_IMPACTS = ("serious", "critical")
+ADVISORY_TAG = "best-practice"  # reported, never failing
 
 
 # --- signing in and out ------------------------------------------------------------------------
@@ -112,7 +113,7 @@ def _axe_source() -> str:
     return AXE_PATH.read_text()
 
 
-def assert_accessible(page: Page) -> None:
+def assert_accessible(page: Page) -> list[dict]:
     """Run axe-core (WCAG 2.0/2.1/2.2 A and AA rules) on the page; fail on serious or critical issues.
 
     How axe gets into the page: `page.add_script_tag(content=...)` inserts an inline <script>,
@@ -121,6 +122,9 @@ def assert_accessible(page: Page) -> None:
     whole context, and the accessibility tests could then no longer catch CSP mistakes.
     `page.evaluate` runs through the DevTools protocol (Runtime.evaluate), which CSP does not
     govern, and axe needs no eval of its own, so the page keeps its real CSP.
+
+    axe's best-practice rules (landmarks, heading order, …) run too, as advice: their findings,
+    and the WCAG findings below serious, are printed (`pytest -s`) and returned, never a failure.
     """
     if page.evaluate("typeof window.axe") == "undefined":
         page.evaluate(_axe_source())
@@ -128,23 +132,26 @@ def assert_accessible(page: Page) -> None:
     results = page.evaluate(
         """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
              .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+                                                 tags: v.tags,
                                                  targets: v.nodes.slice(0, 3).map(n => n.target),
                                                  count: v.nodes.length})))""",
-        AXE_TAGS,
+        [*AXE_TAGS, ADVISORY_TAG],
     )
-    blocking = [v for v in results if v["impact"] in BLOCKING_IMPACTS]
-    others = [v for v in results if v["impact"] not in BLOCKING_IMPACTS]
+    in_scope = [v for v in results if set(v["tags"]) & set(AXE_TAGS)]
+    blocking = [v for v in in_scope if v["impact"] in BLOCKING_IMPACTS]
+    others = [v for v in results if v not in blocking]
     if others:  # shown with the test's output; not a failure
-        print(f"axe (minor/moderate) on {page.url}:\n" + _describe(others))
+        print(f"axe (minor/moderate, or best practice) on {page.url}:\n" + _describe(others))
     assert not blocking, f"axe found serious or critical accessibility violations on {page.url}:\n" + _describe(
         blocking
     )
+    return others
 
 
 def _describe(violations: list[dict]) -> str:
     return "\n".join(
-        f"  - {v['id']} [{v['impact']}] {v['help']} ({v['count']} node(s); first: {json.dumps(v['targets'])})"
-        f"\n    {v['helpUrl']}"
+        f"  - {v['id']} [{v['impact']}{'' if set(v['tags']) & set(AXE_TAGS) else ', best practice'}] {v['help']}"
+        f" ({v['count']} node(s); first: {json.dumps(v['targets'])})\n    {v['helpUrl']}"
         for v in violations
     )
 
