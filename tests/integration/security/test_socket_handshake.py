@@ -12,7 +12,10 @@ matrix of who may do what is test_socket_matrix.py.
 from __future__ import annotations
 
 import itertools
+import json
 import random
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -271,3 +274,179 @@ def test_a_thousand_attempts_to_join_other_rooms_are_all_refused(app, world, cas
             assert sock.queue == [], f"a participant of {variant} received {sock.queue[:3]}"
             assert sock.is_connected(namespace), f"a participant of {variant} lost {namespace}"
     assert not problems, f"{len(problems)} of 1000 attempts got somewhere:\n" + "\n".join(problems[:20])
+
+
+# --- a flood from one socket --------------------------------------------------------------------------
+
+#: The flooder, in a process of its own (as an attacker would be, and so that its client does not
+#: share this process's interpreter with the room being timed). One socket floods `move` on /games
+#: as fast as it can: at least MINIMUM events, and on until the file STOP exists, unless the server
+#: disconnects it first. Prints one JSON line: what was sent and what came back.
+FLOODER = r"""
+import json, os, sys, threading, time
+import socketio
+
+base, cookie, room_id, stop_path, minimum, cap = sys.argv[1:7]
+room_id, minimum, cap = int(room_id), int(minimum), int(cap)
+lock = threading.Lock()
+
+def flood(total):
+    answers, errors, gone = [], [], threading.Event()
+    client = socketio.Client(reconnection=False)
+    client.on("error", lambda payload: errors.append(payload.get("code")), namespace="/games")
+    client.on("disconnect", lambda *args: gone.set(), namespace="/games")
+
+    def answered(reply=None, *rest):
+        with lock:
+            answers.append((time.perf_counter(), reply.get("code") if isinstance(reply, dict) else repr(reply)))
+
+    client.connect(base, namespaces=["/games"], auth={"room": room_id}, transports=["websocket"],
+                   headers={"Cookie": cookie}, wait_timeout=10)
+    sent, began = 0, time.perf_counter()
+    try:
+        while total + sent < cap and (total + sent < minimum or not os.path.exists(stop_path)) and not gone.is_set():
+            client.emit("move", {"version": 1, "move_id": f"flood-{total + sent:08d}", "move": {"cell": sent % 9}},
+                        namespace="/games", callback=answered)
+            sent += 1
+    except socketio.exceptions.BadNamespaceError:
+        pass  # disconnected between the check and the emit
+    gone.wait(10)  # the server ends a flood: wait for it (a connection it does not end shows up below)
+    with lock:
+        codes = {}
+        for _at, code in answers:
+            codes[code] = codes.get(code, 0) + 1
+        last = max((at for at, _code in answers), default=began)
+    if client.connected:
+        client.disconnect()
+    return {"sent": sent, "answered": len(answers), "codes": codes, "errors": errors.count("flooding"),
+            "seconds": last - began, "disconnected_by_server": gone.is_set()}
+
+print("flooding", flush=True)
+print(json.dumps(flood(0)), flush=True)
+"""
+
+FLOOD_MINIMUM = 2000
+FLOOD_CAP = 50_000  # a safety stop, should the timed moves never end
+MOVES_TIMED = 40
+
+
+def _server_csrf(http, url: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', http.get(url, timeout=10).text).group(1)
+
+
+def _server_sign_in(base: str, email: str):
+    import requests
+
+    from tests.conftest import PASSWORD
+
+    http = requests.Session()
+    response = http.post(base + "/login", timeout=10, allow_redirects=False, data={
+        "email": email, "password": PASSWORD, "csrf_token": _server_csrf(http, base + "/login")})
+    assert response.status_code == 302, response.status_code
+    return http
+
+
+def _server_join(base: str, room_id: int, code: str):
+    import requests
+
+    http = requests.Session()
+    http.post(base + "/join", timeout=10, data={"code": code, "csrf_token": _server_csrf(http, base + "/join")})
+    ready = f"{base}/sessions/rooms/{room_id}/ready"
+    http.post(ready, timeout=10, data={"choice": "yes", "csrf_token": _server_csrf(http, ready)})
+    return http
+
+
+def _cookie(http) -> str:
+    return "; ".join(f"{c.name}={c.value}" for c in http.cookies)
+
+
+@pytest.mark.slow
+def test_a_flood_from_one_socket_is_throttled_and_another_room_keeps_its_pace(
+        app, world, live_room, database_url, tmp_path, make_student, assign):  # noqa: F811
+    """A student's socket floods /games `move` as fast as it can (at least 2,000) against a real
+    eventlet server over WebSocket, while another room's moves are timed. No more than the move's
+    token bucket allows (burst + rate x elapsed) gets past it, the rest is refused `rate_limited`,
+    and after FLOOD_STRIKES refusals the socket gets one `flooding` error and its connection is
+    closed (its backlog is dropped unread). Meanwhile another room's move round trip (A emits, B sees the new
+    version, A has its ack; bench/relay.py's clients) keeps a p95 within 3 x its own no-flood p95
+    + 50 ms, measured in this test (the machine is shared and noisy).
+
+    Without the disconnect, 2,000 refused moves kept the server busy for ~6 s and 50,000 froze the
+    other room's moves past their 10 s timeout (the refusals are cheap, but not free)."""
+    from app.games import services as games
+    from app.games.events import GamesNamespace
+    from app.sessions.models import StudentGrant
+    from app.sockets import FLOOD_STRIKES
+    from bench.common import percentile
+    from bench.relay import Player, RoomDriver
+    from tests.support.servers import running_server
+
+    spec = GamesNamespace.EVENTS["move"]
+    flood_room = live_room(world)
+    neighbour = make_student(world.school_a)
+    assign(world.other_therapist, neighbour)
+    quiet_room = live_room(world, student=neighbour, therapist=world.other_therapist)
+    rooms = {"flood": (flood_room.id, flood_room.join_code), "quiet": (quiet_room.id, quiet_room.join_code)}
+    therapist_emails = {"flood": world.therapist.email, "quiet": world.other_therapist.email}
+    db.session.remove()
+
+    env = {"JOIN_LIMIT_PER_IP": "1000 per minute", "LOGIN_LIMIT_PER_IP": "1000 per minute"}
+    with running_server("eventlet", database_url, tmp_path / "server", extra_env=env) as server:
+        base = server.base_url
+        students = {name: _server_join(base, room_id, code) for name, (room_id, code) in rooms.items()}
+        for name, (room_id, _code) in rooms.items():
+            room = db.session.get(LiveRoom, room_id)
+            grant = db.session.scalar(select(StudentGrant).where(StudentGrant.room_id == room_id))
+            assert grant is not None and grant.assent == "yes", f"the {name} room's student did not join"
+            services.admit(room.therapist, room, grant)
+        flood = db.session.get(LiveRoom, rooms["flood"][0])
+        games.start_game(flood.therapist, flood, "tic_tac_toe", "therapist", utcnow())
+        db.session.remove()
+
+        quiet_id = rooms["quiet"][0]
+        therapist = Player(base, quiet_id, "therapist", _cookie(_server_sign_in(base, therapist_emails["quiet"])))
+        student = Player(base, quiet_id, "student", _cookie(students["quiet"]))
+        flooder = None
+        try:
+            driver = RoomDriver(therapist, student)
+            driver.start()
+            driver.run(MOVES_TIMED, 0.02, random.Random(1))
+            assert not driver.failures, driver.failures
+            baseline = list(driver.samples)
+
+            stop = tmp_path / "stop-flooding"
+            flooder = subprocess.Popen(
+                [sys.executable, "-c", FLOODER, base, _cookie(students["flood"]), str(rooms["flood"][0]), str(stop),
+                 str(FLOOD_MINIMUM), str(FLOOD_CAP)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            assert flooder.stdout.readline().strip() == "flooding", flooder.stderr.read()[-2000:]
+            driver.start()  # a new board (the timed moves above left one nearly full)
+            driver.samples.clear()
+            driver.run(MOVES_TIMED, 0.02, random.Random(2))
+            stop.touch()
+            out, err = flooder.communicate(timeout=120)
+            assert flooder.returncode == 0, err[-2000:]
+            flooded, failures = list(driver.samples), list(driver.failures)
+        finally:
+            if flooder is not None and flooder.poll() is None:
+                flooder.kill()
+                flooder.wait(timeout=10)
+            therapist.close()
+            student.close()
+
+
+    flood = json.loads(out.strip().splitlines()[-1])
+    base_p95, flood_p95 = percentile(baseline, 95), percentile(flooded, 95)
+    summary = (f"flood {flood}; quiet room p95 {base_p95 * 1000:.1f} ms without, {flood_p95 * 1000:.1f} ms during "
+               f"({len(flooded)} moves, failures {failures}, during ms {[round(x * 1000) for x in flooded]})")
+    assert not failures, summary
+    # The token bucket let through at most burst + rate x elapsed; the rest was refused, and once
+    # the socket had collected FLOOD_STRIKES refusals it was told so and disconnected.
+    let_through = flood["answered"] - flood["codes"].get("rate_limited", 0) - flood["codes"].get("flooding", 0)
+    assert spec.burst <= let_through <= spec.burst + spec.rate * flood["seconds"] + 1, summary
+    assert FLOOD_STRIKES <= flood["codes"].get("rate_limited", 0) <= FLOOD_STRIKES + flood["seconds"] + 1, summary
+    assert flood["disconnected_by_server"] and flood["errors"] == 1, summary
+    assert flood["sent"] > flood["answered"], summary  # the backlog was dropped, not answered
+    assert len(flooded) == MOVES_TIMED, summary
+    assert flood_p95 <= 3 * base_p95 + 0.050, summary
