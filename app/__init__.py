@@ -83,6 +83,10 @@ def register_extensions(app: Flask) -> None:
         cors_allowed_origins=app.config["SOCKETIO_ALLOWED_ORIGINS"],
         manage_session=False,  # sockets read the Flask session; they never write it
         max_http_buffer_size=64 * 1024,
+        # Each socket's events run in its reader, one at a time, each yielding first (GuardedNamespace):
+        # with a task per event, one client streaming messages kept its reader busy spawning tasks
+        # and every other room waited until it paused (seconds; 50,000 moves froze the server).
+        async_handlers=False,
     )
 
 

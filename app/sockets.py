@@ -7,6 +7,9 @@ checks live here, for every connect and every event:
   and the subclass's `authorize_connect(actor, auth)` must accept the actor;
 * each event: known name, per-socket rate limit, payload validated against the event's JSON
   Schema (types and sizes), then the subclass re-authorizes through app/permissions.py;
+* a socket that keeps sending once refused (rate-limited or unknown events, more than
+  FLOOD_STRIKES in quick succession) is flooding: it gets a `flooding` error and is disconnected,
+  so the rest of its backlog is dropped unread instead of delaying every other room's events;
 * a refused or malformed event gets an `error` event with a reason code and changes nothing;
   an exception in a handler is logged (never the payload) and answered with `server_error`.
 """
@@ -57,6 +60,11 @@ class _Bucket:
         return False
 
 
+#: Refusals a socket may collect (rate-limited or unknown events; one more allowed per second)
+#: before it is disconnected as a flood. A client that only bursts now and then never gets near.
+FLOOD_STRIKES = 50
+
+
 class SocketRefused(Exception):
     """Raised by a handler to refuse an event with a reason code people can act on."""
 
@@ -79,6 +87,7 @@ class GuardedNamespace(Namespace):
     def __init__(self, namespace: str):
         super().__init__(namespace)
         self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._strikes: dict[str, _Bucket] = {}
 
     # -- to implement ----------------------------------------------------------------------
 
@@ -116,6 +125,7 @@ class GuardedNamespace(Namespace):
     def on_disconnect(self, reason=None):
         for key in [k for k in self._buckets if k[0] == request.sid]:
             self._buckets.pop(key, None)
+        self._strikes.pop(request.sid, None)
         try:
             self.disconnected(reason)
         except Exception:  # noqa: BLE001 - a failing cleanup must not take the server down
@@ -125,6 +135,9 @@ class GuardedNamespace(Namespace):
     def trigger_event(self, event, *args):
         if event in ("connect", "disconnect"):
             return super().trigger_event(event, *args)
+        # Events run in their socket's reader (async_handlers=False, see create_app): yield to the
+        # other sockets first, so a client streaming messages cannot keep the process to itself.
+        self.socketio.sleep(0)
         # args is (sid, *payload); _handle_event wants the sid, then calls _guarded(event, *payload).
         sid, *payload = args
         return self.socketio._handle_event(self._guarded, event, self.namespace, sid, event, *payload)
@@ -133,15 +146,33 @@ class GuardedNamespace(Namespace):
         emit("error", {"code": code, "message": message, "event": event})
         return {"ok": False, "code": code, "message": message}
 
+    def _flooding(self, event: str) -> dict | None:
+        """Count a cheap refusal against this socket; past FLOOD_STRIKES, disconnect it."""
+        strikes = self._strikes.setdefault(request.sid, _Bucket(FLOOD_STRIKES))
+        if strikes.take(1.0, FLOOD_STRIKES):
+            return None
+        log.warning("socket disconnected: flooding", extra={"namespace": self.namespace})
+        refusal = self._refuse("flooding", "Too many messages at once: please reload the page.", event)
+        # Close the whole connection, not only this namespace: the messages it still has queued are
+        # then dropped with it instead of being read (and refused) one by one.
+        server = self.socketio.server
+        eio_sid = server.manager.eio_sid_from_sid(request.sid, self.namespace)
+        if eio_sid is not None:
+            server.eio.disconnect(eio_sid)
+        else:  # pragma: no cover - the socket went away meanwhile
+            self.disconnect(request.sid)
+        return refusal
+
     def _guarded(self, event: str, *args):
         spec = self.EVENTS.get(event) if isinstance(event, str) else None
         handler: Callable | None = getattr(self, f"on_{event}", None) if spec else None
         if spec is None or handler is None:
-            return self._refuse("unknown_event", "This action is not available.", str(event)[:40])
+            return (self._flooding(str(event)[:40])
+                    or self._refuse("unknown_event", "This action is not available.", str(event)[:40]))
         # One bucket per socket and event: a burst of ICE candidates must not use up the chat's.
         bucket = self._buckets.setdefault((request.sid, event), _Bucket(spec.burst))
         if not bucket.take(spec.rate, spec.burst):
-            return self._refuse("rate_limited", "Slow down a little and try again.", event)
+            return self._flooding(event) or self._refuse("rate_limited", "Slow down a little and try again.", event)
         payload = args[0] if args else None
         errors = sorted(spec.validator.iter_errors(payload), key=lambda e: list(e.path))
         if errors:

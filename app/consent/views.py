@@ -204,6 +204,7 @@ def portal():
         "consent/portal.html", children=children, pending=queries.pending_invitations(current_user.id, now),
         restricted=[link for link in links if link.restricted], labels=services.STATUS_LABELS,
         scope_labels=SCOPE_LABELS, revoke_form=RevokeConsentForm(),
+        get_locale=get_locale,  # the pending cards show each form's title in the reader's language
     )
 
 

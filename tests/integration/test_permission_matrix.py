@@ -3,7 +3,13 @@
 Every endpoint in app.url_map must appear in ROUTES, so a new route cannot escape review.
 Expected answers: 200/302/400 as listed, 403 for a role the rule refuses, 404 for an object the
 actor may not know exists (always for another district). Bodies never leak another district's
-data, and a guardian never sees another family's child.
+data, and a guardian or a student never sees another family's child.
+
+Two roles are students holding a join grant (no account): `student` (admitted to world's own
+room) and `waiting_student` (a grant of the same room, not let in yet). A student is anonymous
+everywhere except the pages of their own room, so each defaults to the anonymous column: a 302 to
+the sign-in page (never to anywhere else), a 400/404, or a public page. The socket events are in
+tests/integration/security/test_socket_matrix.py.
 """
 
 from __future__ import annotations
@@ -15,8 +21,12 @@ import pytest
 
 from tests.conftest import get_csrf, login
 
-ROLES = ("anonymous", "guardian", "therapist", "school_admin", "district_admin")
-SIGNED_IN = ROLES[1:]
+# The students come before the therapist: `sessions.end` as the therapist ends the room (and
+# revokes its grants), and `student`'s grant is admitted after `waiting_student` has been checked
+# (admitting a grant revokes the room's other grants).
+ROLES = ("anonymous", "waiting_student", "student", "guardian", "therapist", "school_admin", "district_admin")
+STUDENTS = ("waiting_student", "student")
+SIGNED_IN = ("guardian", "therapist", "school_admin", "district_admin")
 ADMINS = ("school_admin", "district_admin")
 STAFF = ("therapist", "school_admin", "district_admin")
 
@@ -26,12 +36,16 @@ def expect(default: int | tuple, **per_role) -> dict:
     table = {role: default for role in ROLES}
     table["anonymous"] = 302
     table.update(per_role)
+    for student in STUDENTS:  # a student is anonymous outside their own room's pages
+        table[student] = per_role.get(student, table["anonymous"])
     return table
 
 
 def only(roles, ok, refused=403, **extra) -> dict:
     table = expect(refused, **{r: ok for r in roles})
     table.update(extra)
+    for student in STUDENTS:
+        table[student] = extra.get(student, table["anonymous"])
     return table
 
 
@@ -68,7 +82,8 @@ def _consent(w, variant):
         return cache[variant]
     student = getattr(w, variant)
     admin = w.district_admin if student.district_id == w.district.id else w.foreign_admin
-    if latest_template(student.district_id) is None:
+    template = latest_template(student.district_id)
+    if template is None or set(SCOPES) - set(template.scopes):  # none yet, or consent.form_version's narrow one
         publish_template(admin, scopes=list(SCOPES), title_en="T", title_es="T", body_en="B", body_es="B")
     if not db.session.scalar(select(GuardianLink).where(GuardianLink.student_id == student.id)):
         parent = User(email=f"parent-{variant}@family.example", name=f"Parent {student.id}", role="guardian",
@@ -259,6 +274,23 @@ def _rooms(w) -> dict:
 
 def _room(w, v) -> int:
     return _rooms(w)[v].id
+
+
+def _student_grant(w, role: str):
+    """The grant `role` holds for world's own room, made on first use: `waiting_student` redeems
+    the join code and says it is ready; `student` does the same and is admitted (which revokes the
+    room's other grants, so ROLES checks `waiting_student` first)."""
+    from app.sessions import services
+
+    grants = w.__dict__.setdefault("grants", {})
+    if role not in grants:
+        room = _rooms(w)["own_room"]
+        grant = services.redeem_code(room.join_code)
+        services.record_assent(grant, "yes")
+        if role == "student":
+            services.admit(room.therapist, room, grant)
+        grants[role] = grant
+    return grants[role]
 
 
 ROUTES: dict[str, Route] = {
@@ -545,7 +577,8 @@ ROUTES: dict[str, Route] = {
     ),
     "sessions.room": Route(
         "GET", lambda w, v: f"/sessions/rooms/{_room(w, v)}",
-        expect((404, 404, 404), anonymous=(404, 404, 404), therapist=(200, 404, 404)), variants=ROOM_VARIANTS,
+        expect((404, 404, 404), anonymous=(404, 404, 404), therapist=(200, 404, 404), student=(200, 404, 404),
+               waiting_student=(302, 404, 404)), variants=ROOM_VARIANTS,
     ),
     "sessions.new_link": Route(
         "POST", lambda w, v: f"/sessions/rooms/{_room(w, v)}/link",
@@ -561,11 +594,13 @@ ROUTES: dict[str, Route] = {
     ),
     "sessions.assent": Route(
         "GET", lambda w, v: f"/sessions/rooms/{_room(w, v)}/ready",
-        expect((404, 404, 404), anonymous=(404, 404, 404)), variants=ROOM_VARIANTS,
+        expect((404, 404, 404), anonymous=(404, 404, 404), student=(200, 404, 404), waiting_student=(200, 404, 404)),
+        variants=ROOM_VARIANTS,
     ),
     "sessions.waiting": Route(
         "GET", lambda w, v: f"/sessions/rooms/{_room(w, v)}/waiting",
-        expect((404, 404, 404), anonymous=(404, 404, 404)), variants=ROOM_VARIANTS,
+        expect((404, 404, 404), anonymous=(404, 404, 404), student=(302, 404, 404), waiting_student=(200, 404, 404)),
+        variants=ROOM_VARIANTS,
     ),
     "sessions.join": Route("GET", lambda w, v: "/join", expect(200, anonymous=200)),
     "sessions.join_link": Route("GET", lambda w, v: "/join/not-a-token", expect(200, anonymous=200)),
@@ -594,14 +629,18 @@ def _check(app, world, endpoint, role, variant, expected) -> list[str]:
     """One request as `role`; returns the problems found (empty when all is as expected)."""
     route = ROUTES[endpoint]
     client = app.test_client()
-    if role != "anonymous":
+    if role in STUDENTS:
+        grant = _student_grant(world, role)
+        with client.session_transaction() as session:
+            session["student_grants"] = {str(grant.room_id): grant.id}
+    elif role != "anonymous":
         response = login(client, getattr(world, role))
         assert response.status_code == 302, f"could not sign in as {role}"
     path = route.url(world, variant)
     if route.method == "GET":
         response = client.get(path)
     else:
-        token = get_csrf(client, "/home" if role != "anonymous" else "/login")
+        token = get_csrf(client, "/home" if role in SIGNED_IN else "/login")
         response = client.post(path, data={**route.data, "csrf_token": token})
     body = response.get_data().decode("utf-8", errors="replace")
     response.close()
@@ -609,13 +648,15 @@ def _check(app, world, endpoint, role, variant, expected) -> list[str]:
     where = f"{role} {route.method} {path}"
     if response.status_code != expected:
         problems.append(f"{where}: {response.status_code} != {expected}")
-    if (response.status_code == 302 and role == "anonymous"
-            and endpoint not in ("core.set_language", "auth.logout", "consent.switch_account")
-            and "/login" not in response.headers["Location"]):
-        problems.append(f"{where}: anonymous redirected to {response.headers['Location']}, not the sign-in page")
+    if (response.status_code == 302 and role not in SIGNED_IN
+            and endpoint not in ("core.set_language", "auth.logout", "consent.switch_account")):
+        location = response.headers["Location"]
+        own_room = f"/sessions/rooms/{_rooms(world)['own_room'].id}" if role in STUDENTS else None
+        if "/login" not in location and not (own_room and location.split("?")[0].startswith(own_room)):
+            problems.append(f"{where}: {role} redirected to {location}, not the sign-in page")
     problems += [f"{where}: saw {leak!r}" for leak in LEAKS_FOR_DISTRICT_A if leak in body]
-    if role == "guardian" and ("Other Student" in body or "Middle Student" in body):
-        problems.append(f"{where}: a guardian saw another family's child")
+    if role in ("guardian", *STUDENTS) and ("Other Student" in body or "Middle Student" in body):
+        problems.append(f"{where}: a {role} saw another family's child")
     return problems
 
 

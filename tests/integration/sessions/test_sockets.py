@@ -27,13 +27,7 @@ def test_anonymous_cannot_connect_to_call(app, world, client, live_room, socket_
     assert _refusal(socket_for(client, room))
 
 
-def test_therapist_cannot_connect_without_origin_or_from_another_origin(app, world, client, live_room, socket_for):
-    room = live_room()
-    login(client, world.therapist)
-    assert _refusal(socket_for(client, room, origin=None))
-    assert _refusal(socket_for(client, room, origin="https://evil.example"))
-    assert _refusal(socket_for(client, room, origin="null"))
-    assert socket_for(client, room).is_connected("/call")
+# Origin checks (every namespace): tests/integration/security/test_socket_handshake.py
 
 
 def test_therapist_cannot_connect_to_another_districts_room(app, world, client, live_room, socket_for):
