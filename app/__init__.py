@@ -56,6 +56,10 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     mail.init_app(app)
     babel.init_app(app, locale_selector=_select_locale)
+    # Templates read the request's locale: <html lang>, the language switch, bilingual form titles.
+    from flask_babel import get_locale
+
+    app.jinja_env.globals["get_locale"] = get_locale
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
