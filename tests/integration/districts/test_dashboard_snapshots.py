@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.consent.services import request_consent, revoke
+from app.consent.services import expire_due, request_consent, revoke
 from app.db_types import utcnow
 from app.districts import dashboards, snapshots
 from app.districts.models import CaseloadAssignment, Student
@@ -205,6 +205,20 @@ def test_a_view_at_an_earlier_instant_than_the_snapshot_is_computed_for_that_ins
     warm(w.district.id, dashboards.next_midnight(now))  # tomorrow: other_student on a caseload
     figures, computed = shown(w.district.id, now)
     assert computed and figures == direct(w.district.id, now)
+
+
+def test_expiry_job_and_a_new_form_version_discard_the_snapshot(consented, consent_form):
+    w = consented
+    now = utcnow()
+    created = request_consent(w.district_admin, w.other_student, scopes=["games"], expires_on=now.date())
+    after_end = created.request.expires_at + timedelta(seconds=1)
+    first = warm(w.district.id, after_end)
+    assert expire_due(after_end) == 1  # the request becomes "expired": a row change at the same instant
+    figures, computed = shown(w.district.id, after_end)
+    assert computed and figures == first == direct(w.district.id, after_end)
+    warm(w.district.id, utcnow())
+    consent_form(w.district_admin, title_en="Consent, second version")
+    assert_fresh_after_change(w.district.id, first, changes=False)
 
 
 # --- transactions ---------------------------------------------------------------------------------------
