@@ -19,6 +19,7 @@ from app.districts.models import (  # noqa: F401
     Student,
 )
 from app.districts.rollups import SessionDayTotal  # noqa: F401
+from app.districts.snapshots import DashboardSnapshot  # noqa: F401
 from app.games.models import GameSession, MoodCheckin  # noqa: F401
 from app.scheduling.models import (  # noqa: F401
     Appointment,

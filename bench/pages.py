@@ -75,6 +75,77 @@ def _measure(http: requests.Session, url: str, n: int) -> dict:
             "bytes": len(r.content)}
 
 
+def _best_ms(fn, repeat: int = 5) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def _time_tables(district, kind: str, students: int) -> None:
+    """In-process timings of the district dashboard's tables: direct queries, then through the snapshot
+    (cold: discarded first, as after any change; warm: read back). Best of 5."""
+    from sqlalchemy import select
+
+    from app.db_types import utcnow
+    from app.districts import dashboards, snapshots
+    from app.districts.models import School
+    from app.extensions import db
+
+    now = utcnow()
+    names = dict(db.session.execute(select(School.id, School.name).where(School.district_id == district.id)).all())
+    start, end = dashboards.default_range(district, now.date())
+
+    def cold_ms() -> float:
+        best = float("inf")
+        for _ in range(5):
+            snapshots.invalidate(db.session, [district.id])  # as any change does, not timed
+            db.session.commit()
+            started = time.perf_counter()
+            dashboards.district_figures(district.id, now)
+            db.session.commit()
+            best = min(best, time.perf_counter() - started)
+        return best * 1000
+
+    timings = {
+        "sessions table": lambda: dashboards.sessions_table(district.id, start, end, school=None, names=names),
+        "consent counts (direct)": lambda: dashboards.consent_counts(district.id, now),
+        "caseload counts (direct)": lambda: dashboards.district_caseload_counts(district.id, now.date()),
+        "next consent instant": lambda: dashboards.consent_changes_next(district.id, now),
+    }
+    for label, fn in timings.items():
+        print(f"{kind:<10} {students:>7} in-process {label:<28} {_best_ms(fn):>8.1f} ms", flush=True)
+    print(f"{kind:<10} {students:>7} in-process {'snapshot cold (recompute+store)':<28} {cold_ms():>8.1f} ms",
+          flush=True)
+    dashboards.district_figures(district.id, now)
+    db.session.commit()
+    print(f"{kind:<10} {students:>7} in-process {'snapshot warm (read)':<28} "
+          f"{_best_ms(lambda: dashboards.district_figures(district.id, now)):>8.1f} ms", flush=True)
+    print(f"{kind:<10} {students:>7} in-process {'whole dashboard build, warm':<28} "
+          f"{_best_ms(lambda: dashboards.build(district, start=start, end=end, now=now)):>8.1f} ms", flush=True)
+
+
+def _measure_cold(http: requests.Session, url: str, database_url: str, n: int) -> dict:
+    """The dashboard right after a change: its snapshot discarded (outside the timed request) before each view."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    samples = []
+    try:
+        for _ in range(n):
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE dashboard_snapshots SET generation = generation + 1, figures = NULL"))
+            started = time.perf_counter()
+            r = http.get(url, timeout=60)
+            samples.append(time.perf_counter() - started)
+            assert r.status_code == 200
+    finally:
+        engine.dispose()
+    return {"p50": percentile(samples, 50) * 1000, "p95": percentile(samples, 95) * 1000}
+
+
 def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
     """One size on SQLite, or on a database of its own on `pg_server` (dropped afterwards)."""
     from tests.support.servers import start_server
@@ -98,6 +169,7 @@ def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
             therapist_email = admin_email.replace("admin.", "therapist1.")
             counts = result.counts
             print(f"pages ({kind}): {students} students generated in {result.seconds:.1f} s: {counts}", flush=True)
+            _time_tables(result.district, kind, students)
             db.session.remove()
             db.engine.dispose()
         server = start_server("eventlet", url, work / "server", timeout=60)
@@ -109,6 +181,9 @@ def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
             r = out[label]
             print(f"{kind:<10} {students:>7} {label:<22} p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms  "
                   f"{r['rps']:>6.1f} req/s  ({r['bytes'] // 1024} KB)", flush=True)
+        r = _measure_cold(sessions["district_admin"], server.base_url + "/dashboard", url, max(3, n // 3))
+        print(f"{kind:<10} {students:>7} {'dashboard, cold':<22} p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms  "
+              f"(every view after a change: the snapshot discarded before each request)", flush=True)
         return out
     finally:
         if server is not None:

@@ -43,7 +43,11 @@ def _range(district, today: date) -> tuple[date, date]:
 def _build(school: School | None) -> dashboards.Dashboard:
     now = utcnow()
     start, end = _range(current_user.district, now.date())
-    return dashboards.build(current_user.district, start=start, end=end, now=now, school=school)
+    board = dashboards.build(current_user.district, start=start, end=end, now=now, school=school)
+    # A district dashboard recomputed after a change stores its new snapshot (a cache of figures
+    # derived from committed rows, not a change of anyone's data): keep it for the next view.
+    db.session.commit()
+    return board
 
 
 def _render(board: dashboards.Dashboard):

@@ -8,19 +8,24 @@ Definitions (also in docs/DISTRICT_ADMIN.md):
 * consent coverage, at the moment the page is drawn, for active students (consent_is_active semantics,
   any scope): active (a grant in force), expiring (active, and the last grant ends within 30 days),
   pending (no grant in force, an open request not yet expired), missing (neither);
-* caseloads: open caseload assignments today.
+* caseloads: open caseload assignments today (the date of `now`, UTC in the views).
+
+The district dashboard reads its consent and caseload tables from a per-district snapshot
+(app/districts/snapshots.py), discarded with any change to the rows they count and valid until the
+next instant at which a figure changes by itself (consent_changes_next, next_midnight).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, distinct, func, or_, select
 
 from app.auth.models import User
 from app.consent.models import OPEN_STATUSES, ConsentGrant, ConsentRequest
 from app.consent.queries import EXPIRING_WITHIN
+from app.districts import snapshots
 from app.districts.models import CaseloadAssignment, District, School, Student
 from app.districts.rollups import COUNTERS, SessionDayTotal
 from app.extensions import db
@@ -155,8 +160,9 @@ def minutes_table(sessions: Table) -> Table:
     return table
 
 
-def consent_table(district_id: int, now: datetime, *, school: School | None, names: dict[int, str]) -> Table:
-    """Consent coverage of active students per school (or per grade at one school): one query."""
+def consent_counts(district_id: int, now: datetime, *, school: School | None = None) -> list[tuple]:
+    """(school id, or grade at one school; active students; consent active; expiring; pending), computed
+    from every active student's grants in force and open requests: one query."""
     in_force = (
         select(ConsentGrant.student_id.label("student_id"), func.max(ConsentGrant.expires_at).label("until"))
         .where(ConsentGrant.district_id == district_id, ConsentGrant.granted_at <= now, ConsentGrant.expires_at > now,
@@ -189,9 +195,38 @@ def consent_table(district_id: int, now: datetime, *, school: School | None, nam
     )
     if school is not None:
         query = query.where(Student.school_id == school.id)
+    return [(key, _int(n), _int(active), _int(expiring), _int(pending_n))
+            for key, n, active, expiring, pending_n in db.session.execute(query).all()]
+
+
+def consent_changes_next(district_id: int, now: datetime) -> datetime | None:
+    """The first instant after `now` at which consent_counts can change with no row changing: a grant
+    in force (or yet to start) starts, ends, is revoked or comes within EXPIRING_WITHIN of its end, or an
+    open request expires. Grants already ended or revoked cannot matter again."""
+    g = ConsentGrant
+    later = now + EXPIRING_WITHIN
+    first = db.session.execute(
+        select(func.min(case((g.granted_at > now, g.granted_at))), func.min(g.expires_at),
+               func.min(case((g.expires_at > later, g.expires_at))), func.min(g.revoked_at))
+        .where(g.district_id == district_id, g.expires_at > now, or_(g.revoked_at.is_(None), g.revoked_at > now))
+    ).one()
+    request_end = db.session.scalar(
+        select(func.min(ConsentRequest.expires_at))
+        .where(ConsentRequest.district_id == district_id, ConsentRequest.status.in_(OPEN_STATUSES),
+               ConsentRequest.expires_at > now))
+    starts, ends, ends_after_window, revoked = first
+    instants = [starts, ends, ends_after_window - EXPIRING_WITHIN if ends_after_window else None, revoked,
+                request_end]
+    return min((i for i in instants if i is not None), default=None)
+
+
+def consent_table(district_id: int, now: datetime, *, school: School | None, names: dict[int, str],
+                  counts: list | None = None) -> Table:
+    """Consent coverage of active students per school (or per grade at one school)."""
+    if counts is None:
+        counts = consent_counts(district_id, now, school=school)
     rows = []
-    for key, students, active, expiring, pending_n in db.session.execute(query).all():
-        active, expiring, pending_n = _int(active), _int(expiring), _int(pending_n)
+    for key, students, active, expiring, pending_n in counts:
         label = f"Grade {key}" if school else names.get(key, f"#{key}")
         rows.append({"name": label, "students": students, "active": active, "expiring": expiring,
                      "pending": pending_n, "missing": students - active - pending_n})
@@ -204,24 +239,14 @@ def consent_table(district_id: int, now: datetime, *, school: School | None, nam
     )
 
 
-def caseload_table(district_id: int, today: date, *, school: School | None, names: dict[int, str]) -> Table:
-    """District: per school, therapists with a caseload there, students on one and without. School: per therapist."""
-    open_today = and_(CaseloadAssignment.starts_on <= today,
-                      or_(CaseloadAssignment.ends_on.is_(None), CaseloadAssignment.ends_on >= today))
-    if school is not None:
-        query = (
-            select(User.name, func.count(distinct(Student.id)))
-            .select_from(CaseloadAssignment)
-            .join(Student, Student.id == CaseloadAssignment.student_id)
-            .join(User, User.id == CaseloadAssignment.therapist_id)
-            .where(CaseloadAssignment.district_id == district_id, Student.school_id == school.id,
-                   Student.active.is_(True), open_today)
-            .group_by(User.id, User.name)
-        )
-        rows = [{"name": name, "students": n} for name, n in db.session.execute(query).all()]
-        rows.sort(key=lambda r: r["name"])
-        return Table("caseloads", "Caseload sizes today", [("name", "Therapist"), ("students", "Students")], rows,
-                     {"type": "bar", "series": ["students"]})
+def _open_on(today: date):
+    return and_(CaseloadAssignment.starts_on <= today,
+                or_(CaseloadAssignment.ends_on.is_(None), CaseloadAssignment.ends_on >= today))
+
+
+def district_caseload_counts(district_id: int, today: date) -> list[tuple]:
+    """(school id, active students, of them on a caseload today, therapists with a caseload there)."""
+    open_today = _open_on(today)
     therapists = (
         select(Student.school_id, func.count(distinct(CaseloadAssignment.therapist_id)))
         .join(CaseloadAssignment, CaseloadAssignment.student_id == Student.id)
@@ -238,10 +263,31 @@ def caseload_table(district_id: int, today: date, *, school: School | None, name
         .where(Student.district_id == district_id, Student.active.is_(True))
         .group_by(Student.school_id)
     )
+    return [(school_id, _int(students), _int(on), therapist_counts.get(school_id, 0))
+            for school_id, students, on in db.session.execute(query).all()]
+
+
+def caseload_table(district_id: int, today: date, *, school: School | None, names: dict[int, str],
+                   counts: list | None = None) -> Table:
+    """District: per school, therapists with a caseload there, students on one and without. School: per therapist."""
+    if school is not None:
+        query = (
+            select(User.name, func.count(distinct(Student.id)))
+            .select_from(CaseloadAssignment)
+            .join(Student, Student.id == CaseloadAssignment.student_id)
+            .join(User, User.id == CaseloadAssignment.therapist_id)
+            .where(CaseloadAssignment.district_id == district_id, Student.school_id == school.id,
+                   Student.active.is_(True), _open_on(today))
+            .group_by(User.id, User.name)
+        )
+        rows = [{"name": name, "students": n} for name, n in db.session.execute(query).all()]
+        rows.sort(key=lambda r: r["name"])
+        return Table("caseloads", "Caseload sizes today", [("name", "Therapist"), ("students", "Students")], rows,
+                     {"type": "bar", "series": ["students"]})
+    if counts is None:
+        counts = district_caseload_counts(district_id, today)
     rows = []
-    for school_id, students, on_caseload in db.session.execute(query).all():
-        on_caseload = _int(on_caseload)
-        n_therapists = therapist_counts.get(school_id, 0)
+    for school_id, students, on_caseload, n_therapists in counts:
         rows.append({"name": names.get(school_id, f"#{school_id}"), "therapists": n_therapists,
                      "on_caseload": on_caseload, "unassigned": students - on_caseload,
                      "average": round(on_caseload / n_therapists, 1) if n_therapists else 0})
@@ -251,6 +297,28 @@ def caseload_table(district_id: int, today: date, *, school: School | None, name
                   ("on_caseload", "Students on a caseload"), ("unassigned", "Students without a therapist"),
                   ("average", "Average caseload")],
                  rows, {"type": "bar", "series": ["on_caseload", "unassigned"], "stacked": True})
+
+
+def next_midnight(now: datetime) -> datetime:
+    """The end of `now.date()` (the day the caseload figures are "today" for), in now's zone."""
+    return datetime.combine(now.date() + timedelta(days=1), time.min, tzinfo=now.tzinfo)
+
+
+def district_figures(district_id: int, now: datetime) -> tuple[dict, bool]:
+    """The district dashboard's consent and caseload counts per school, and whether they were computed
+    now (True) or read from the district's snapshot (False). See app/districts/snapshots.py.
+
+    A recomputation is stored in the caller's transaction: the caller commits."""
+    stored = snapshots.load(district_id)
+    if snapshots.usable(stored, now):
+        return stored.figures, False
+    read_generation = stored.generation if stored is not None else 0  # read before computing
+    figures = {"consent": [list(r) for r in consent_counts(district_id, now)],
+               "caseloads": [list(r) for r in district_caseload_counts(district_id, now.date())]}
+    changes = consent_changes_next(district_id, now)
+    valid_until = min(next_midnight(now), changes) if changes is not None else next_midnight(now)
+    snapshots.store(district_id, read_generation, figures, computed_at=now, valid_until=valid_until)
+    return figures, True
 
 
 @dataclass
@@ -265,13 +333,20 @@ class Dashboard:
 
 
 def build(district: District, *, start: date, end: date, now: datetime, school: School | None = None) -> Dashboard:
-    """Every table of one dashboard, in five queries whatever the district's size."""
+    """Every table of one dashboard, in a fixed number of queries whatever the district's size.
+
+    The district dashboard's consent and caseload tables come from the district's snapshot; a
+    recomputation is written in the session's transaction, which the caller commits."""
     names = dict(db.session.execute(select(School.id, School.name).where(School.district_id == district.id)).all())
     sessions = sessions_table(district.id, start, end, school=school, names=names)
+    consent = caseloads = None
+    if school is None:  # a whole district: from its snapshot, when no change or instant has outdated it
+        figures, _computed = district_figures(district.id, now)
+        consent, caseloads = figures["consent"], figures["caseloads"]
     return Dashboard(start, end, school, [
         sessions,
         minutes_table(sessions),
-        consent_table(district.id, now, school=school, names=names),
-        caseload_table(district.id, now.date(), school=school, names=names),
+        consent_table(district.id, now, school=school, names=names, counts=consent),
+        caseload_table(district.id, now.date(), school=school, names=names, counts=caseloads),
     ])
 
