@@ -212,3 +212,13 @@ def register(app: Flask) -> None:
         for key, value in result.counts.items():
             click.echo(f"  {key.replace('_', ' ')}: {value}")
         click.echo(f"District admin: {result.admin_email}  password: {LOAD_PASSWORD}")
+
+    @app.cli.command("rebuild-dashboard-totals")
+    @click.option("--district", "district_id", type=int, default=None, help="One district's id (default: all).")
+    def rebuild_dashboard_totals_command(district_id: int | None):
+        """Repair: recompute the dashboards' per-day session totals from the appointments."""
+        from app.districts import rollups
+
+        rows = rollups.rebuild(district_id)
+        db.session.commit()
+        click.echo(f"Rebuilt {rows} per-day session total rows.")

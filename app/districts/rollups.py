@@ -10,7 +10,7 @@ Correctness: a `before_flush` listener turns every inserted, changed or deleted 
 the totals commit or roll back with the appointment change itself (booking, rescheduling,
 cancelling, attendance, consent flags). Old values are read back from the database (not from the
 ORM's attribute history, which may not hold them). Bulk Core inserts that bypass the ORM
-(`seed-load`) call `rebuild()` afterwards; `flask dashboards rebuild-totals` does the same for a
+(`seed-load`) call `rebuild()` afterwards; `flask rebuild-dashboard-totals` does the same for a
 repair. `direct_totals()` is the reference aggregate over appointments, used by rebuild and tests.
 """
 

@@ -122,3 +122,16 @@ def test_rebuild_restores_totals_written_around_the_orm(world):
     _assert_totals_match()
     assert db.session.scalar(select(rollups.SessionDayTotal.scheduled).where(
         rollups.SessionDayTotal.local_date == date(2026, 9, 10))) == 1
+
+
+def test_the_repair_command_rebuilds_totals_written_around_the_orm(app, world):
+    from sqlalchemy import update
+
+    _past_session(world, world.therapist, world.own_student, date(2026, 9, 8))
+    db.session.execute(update(rollups.SessionDayTotal).values(scheduled=99))  # a damaged totals table
+    db.session.commit()
+    assert rollups.stored_totals() != rollups.direct_totals()
+    result = app.test_cli_runner().invoke(args=["rebuild-dashboard-totals", "--district", str(world.district.id)])
+    assert result.exit_code == 0, result.output
+    assert "per-day session total rows" in result.output
+    _assert_totals_match()
