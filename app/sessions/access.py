@@ -4,22 +4,35 @@ class every room namespace (/call, /waiting, the games helper's /games) derives 
 Sockets re-authorize on every event: `current(now)` reloads the room and the actor and asks the
 subclass again, so an ended room, a revoked grant or withdrawn consent stops a socket at once,
 whatever the client does with the `session_ended` event.
+
+A namespace whose events are frequent (the games' moves) may use `standing(now)` instead, when
+the class sets `REAUTHORIZE_AFTER`: the decision of the last full check is reused while one SQL
+statement (`_fingerprint`) reads back exactly the same inputs of that decision — the socket's
+`RoomSocket` row (deleted by every close_* below), the room's status and closing time, the
+student's record, the actor (user + the signed-in session, or the grant), the caseload and the
+consent scopes the namespace needs, evaluated at this instant. Any difference, or the decision
+being older than `REAUTHORIZE_AFTER` seconds or past the room's closing time, and the full check
+runs again through app/permissions.py. Nothing is decided from the fingerprint; it only says
+"nothing the decision depends on has changed". It reads the database, so a change made by any
+process (a consent revoked, a user deactivated, a room ended) refuses the socket's next event.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from flask import request, session
 from flask_login import current_user
 from flask_socketio import join_room
-from sqlalchemy import delete, select
+from sqlalchemy import delete, exists, select
 
 from app.db_types import utcnow
 from app.extensions import db, socketio
-from app.permissions import room_role
+from app.permissions import caseload_open_clause, room_role
 from app.sessions.models import LiveRoom, RoomSocket, StudentGrant
 from app.sockets import GuardedNamespace, SocketRefused
 
@@ -77,6 +90,21 @@ def actor_key(actor) -> tuple[str, int]:
     return ("grant" if isinstance(actor, StudentGrant) else "user", actor.id)
 
 
+@dataclass(frozen=True, slots=True)
+class RoomRef:
+    """What an event handler needs of its room once the socket is authorized, without loading it."""
+
+    id: int
+    district_id: int
+    student_id: int
+    therapist_id: int
+    appointment_id: int
+
+    @classmethod
+    def of(cls, room: LiveRoom) -> RoomRef:
+        return cls(room.id, room.district_id, room.student_id, room.therapist_id, room.appointment_id)
+
+
 class RoomNamespace(GuardedNamespace):
     """A namespace whose sockets each belong to one room: `auth={"room": <id>}` on connect.
 
@@ -131,6 +159,71 @@ class RoomNamespace(GuardedNamespace):
         info["role"] = role
         return room, actor, role
 
+    #: Seconds a full authorization is reused by `standing()` while its inputs are unchanged;
+    #: 0 (the default) makes `standing()` a full `current()` on every event.
+    REAUTHORIZE_AFTER: float = 0
+    #: Consent scopes `authorize_room` reads (their state is part of the fingerprint).
+    CONSENT_SCOPES: tuple[str, ...] = ("video_sessions",)
+
+    def standing(self, now: datetime | None = None) -> tuple[RoomRef, str | None]:
+        """This socket's room and role for the event being handled, authorized as by `current()`:
+        the last full decision is reused only while one statement shows none of its inputs changed
+        (see the module docstring)."""
+        now = now or utcnow()
+        info = self._sids.get(request.sid)
+        if not info:
+            raise SocketRefused("not_connected", "Please reload the page.")
+        if not self.REAUTHORIZE_AFTER or (info["actor_kind"] == "user" and info.get("session_id") is None):
+            room, _actor, role = self.current(now)
+            return RoomRef.of(room), role
+        fingerprint = self._fingerprint(request.sid, info, now)
+        if fingerprint is None:  # the server closed this socket (room ended, consent withdrawn ...)
+            info.pop("fingerprint", None)
+            raise SocketRefused("forbidden", "You are no longer part of this session.")
+        if (info.get("fingerprint") == fingerprint and now < info["valid_until"]
+                and time.monotonic() < info["checked_at"] + self.REAUTHORIZE_AFTER):
+            return info["room"], info["role"]
+        info.pop("fingerprint", None)
+        # The fingerprint was read before the full check: a change landing in between makes the
+        # next event's fingerprint differ, so it can never be cached as "unchanged".
+        room, _actor, role = self.current(now)
+        self._remember(info, room, fingerprint, now)
+        return info["room"], role
+
+    def _remember(self, info: dict, room: LiveRoom, fingerprint: tuple, now: datetime) -> None:
+        info.update(room=RoomRef.of(room), fingerprint=fingerprint, valid_until=room.closes_at,
+                    checked_at=time.monotonic())
+
+    def _fingerprint(self, sid: str, info: dict, now: datetime) -> tuple | None:
+        """One statement: every input of this socket's authorization, or None when its RoomSocket
+        row is gone. Reads rows by primary key or indexed columns only."""
+        from app.auth.models import User, UserSession
+        from app.consent.services import consent_active_clause
+        from app.districts.models import Student
+
+        room: RoomRef = info["room"]
+        columns = [
+            select(RoomSocket.id).where(RoomSocket.sid == sid).scalar_subquery(),
+            LiveRoom.status, LiveRoom.closes_at, LiveRoom.therapist_id, LiveRoom.student_id, Student.active,
+            *(consent_active_clause(room.student_id, scope, now) for scope in self.CONSENT_SCOPES),
+        ]
+        query = select().select_from(LiveRoom).join(Student, Student.id == LiveRoom.student_id)
+        if info["actor_kind"] == "user":
+            columns += [
+                User.active, User.role, User.district_id,
+                select(UserSession.revoked_at).where(UserSession.id == info["session_id"],
+                                                     UserSession.user_id == User.id).scalar_subquery(),
+                caseload_open_clause(info["actor_id"], room.student_id, now.date()),
+            ]
+            query = query.join(User, User.id == info["actor_id"])
+        else:
+            columns += [StudentGrant.revoked_at, StudentGrant.admitted_at, StudentGrant.room_id]
+            query = query.join(StudentGrant, StudentGrant.id == info["actor_id"])
+        row = db.session.execute(query.add_columns(*columns).where(LiveRoom.id == room.id)).one_or_none()
+        if row is None or row[0] is None:
+            return None
+        return tuple(row)
+
     # -- machinery ---------------------------------------------------------------------------
 
     def resolve_actor(self) -> Any:
@@ -146,7 +239,9 @@ class RoomNamespace(GuardedNamespace):
         self.authorize_room(actor, role, room, now)
         sid = request.sid
         kind, actor_id = actor_key(actor)
-        self._sids[sid] = {"room_id": room.id, "actor_kind": kind, "actor_id": actor_id, "role": role}
+        self._sids[sid] = {"room_id": room.id, "actor_kind": kind, "actor_id": actor_id, "role": role,
+                           "session_id": getattr(getattr(actor, "current_session", None), "id", None),
+                           "room": RoomRef.of(room)}
         db.session.add(RoomSocket(room_id=room.id, namespace=self.namespace, sid=sid, actor_kind=kind,
                                   actor_id=actor_id, connected_at=now))
         db.session.commit()
