@@ -28,7 +28,7 @@ from typing import Any
 from flask import request, session
 from flask_login import current_user
 from flask_socketio import join_room
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, select
 
 from app.db_types import utcnow
 from app.extensions import db, socketio
