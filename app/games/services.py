@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.services import record
@@ -50,7 +50,17 @@ class SavedGame:
     recent_move_ids: list
 
 
-_SAVED_COLUMNS = [GameSession.__table__.c[name] for name in SavedGame.__slots__]
+_GAMES = GameSession.__table__
+# Built once (with bound parameters) so a move does not pay for building and keying statements.
+_SAVED_GAME = (select(*(_GAMES.c[name] for name in SavedGame.__slots__))
+               .where(_GAMES.c.room_id == bindparam("room_id"), _GAMES.c.status != "ended")
+               .order_by(_GAMES.c.id.desc()).limit(1))
+_SAVE_MOVE = (update(_GAMES)
+              .where(_GAMES.c.id == bindparam("game_id"), _GAMES.c.version == bindparam("made_on"),
+                     _GAMES.c.status == "active")
+              .values(state=bindparam("new_state", type_=_GAMES.c.state.type),
+                      version=bindparam("new_version", type_=_GAMES.c.version.type),
+                      recent_move_ids=bindparam("new_move_ids", type_=_GAMES.c.recent_move_ids.type)))
 
 
 @dataclass
@@ -75,12 +85,7 @@ def current_game(room_id: int) -> GameSession | None:
 
 def saved_game(room_id: int) -> SavedGame | None:
     """The room's game that has not ended, as saved (one indexed read, no ORM identity map)."""
-    row = db.session.execute(
-        select(*_SAVED_COLUMNS)
-        .where(GameSession.room_id == room_id, GameSession.status != "ended")
-        .order_by(GameSession.id.desc())
-        .limit(1)
-    ).one_or_none()
+    row = db.session.execute(_SAVED_GAME, {"room_id": room_id}).one_or_none()
     return SavedGame(*row) if row is not None else None
 
 
@@ -290,12 +295,8 @@ def apply_move(room, role: str, version: Any, move_id: Any, move: Any, now: date
     except IllegalMove as refused:
         raise GameError(refused.code, refused.message) from None
     recent = ([*(game.recent_move_ids or []), move_id])[-RECENT_MOVE_IDS:]
-    saved = db.session.execute(
-        update(GameSession.__table__)
-        .where(GameSession.__table__.c.id == game.id, GameSession.__table__.c.version == version,
-               GameSession.__table__.c.status == "active")
-        .values(state=new_state, version=version + 1, recent_move_ids=recent)
-    )
+    saved = db.session.execute(_SAVE_MOVE, {"game_id": game.id, "made_on": version, "new_state": new_state,
+                                            "new_version": version + 1, "new_move_ids": recent})
     if saved.rowcount != 1:
         db.session.rollback()
         raise GameError("stale", "The game changed just now. Here is the latest board — try again.")

@@ -28,7 +28,7 @@ from typing import Any
 from flask import request, session
 from flask_login import current_user
 from flask_socketio import join_room
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from app.db_types import utcnow
 from app.extensions import db, socketio
@@ -197,32 +197,49 @@ class RoomNamespace(GuardedNamespace):
     def _fingerprint(self, sid: str, info: dict, now: datetime) -> tuple | None:
         """One statement: every input of this socket's authorization, or None when its RoomSocket
         row is gone. Reads rows by primary key or indexed columns only."""
-        from app.auth.models import User, UserSession
-        from app.consent.services import consent_active_clause
-        from app.districts.models import Student
-
         room: RoomRef = info["room"]
-        columns = [
-            select(RoomSocket.id).where(RoomSocket.sid == sid).scalar_subquery(),
-            LiveRoom.status, LiveRoom.closes_at, LiveRoom.therapist_id, LiveRoom.student_id, Student.active,
-            *(consent_active_clause(room.student_id, scope, now) for scope in self.CONSENT_SCOPES),
-        ]
-        query = select().select_from(LiveRoom).join(Student, Student.id == LiveRoom.student_id)
-        if info["actor_kind"] == "user":
-            columns += [
-                User.active, User.role, User.district_id,
-                select(UserSession.revoked_at).where(UserSession.id == info["session_id"],
-                                                     UserSession.user_id == User.id).scalar_subquery(),
-                caseload_open_clause(info["actor_id"], room.student_id, now.date()),
-            ]
-            query = query.join(User, User.id == info["actor_id"])
-        else:
-            columns += [StudentGrant.revoked_at, StudentGrant.admitted_at, StudentGrant.room_id]
-            query = query.join(StudentGrant, StudentGrant.id == info["actor_id"])
-        row = db.session.execute(query.add_columns(*columns).where(LiveRoom.id == room.id)).one_or_none()
+        user = info["actor_kind"] == "user"
+        params = {"sid": sid, "room_id": room.id, "student_id": room.student_id, "actor_id": info["actor_id"],
+                  "now": now}
+        if user:
+            params.update(session_id=info["session_id"], today=now.date())
+        row = db.session.execute(self._fingerprint_statement(user), params).one_or_none()
         if row is None or row[0] is None:
             return None
         return tuple(row)
+
+    _statements: dict = {}
+
+    @classmethod
+    def _fingerprint_statement(cls, user: bool):
+        """The fingerprint's SELECT for a user or a grant, built once per class (bound parameters:
+        sid, room_id, student_id, actor_id, now, and for users session_id and today)."""
+        key = (cls, user)
+        if key not in RoomNamespace._statements:
+            from app.auth.models import User, UserSession
+            from app.consent.services import consent_active_clause
+            from app.districts.models import Student
+
+            student_id, actor_id, now = bindparam("student_id"), bindparam("actor_id"), bindparam("now")
+            columns = [
+                select(RoomSocket.id).where(RoomSocket.sid == bindparam("sid")).scalar_subquery(),
+                LiveRoom.status, LiveRoom.closes_at, LiveRoom.therapist_id, LiveRoom.student_id, Student.active,
+                *(consent_active_clause(student_id, scope, now) for scope in cls.CONSENT_SCOPES),
+            ]
+            query = select().select_from(LiveRoom).join(Student, Student.id == LiveRoom.student_id)
+            if user:
+                columns += [
+                    User.active, User.role, User.district_id,
+                    select(UserSession.revoked_at).where(UserSession.id == bindparam("session_id"),
+                                                         UserSession.user_id == User.id).scalar_subquery(),
+                    caseload_open_clause(actor_id, student_id, bindparam("today")),
+                ]
+                query = query.join(User, User.id == actor_id)
+            else:
+                columns += [StudentGrant.revoked_at, StudentGrant.admitted_at, StudentGrant.room_id]
+                query = query.join(StudentGrant, StudentGrant.id == actor_id)
+            RoomNamespace._statements[key] = query.add_columns(*columns).where(LiveRoom.id == bindparam("room_id"))
+        return RoomNamespace._statements[key]
 
     # -- machinery ---------------------------------------------------------------------------
 

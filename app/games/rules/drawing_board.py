@@ -28,12 +28,12 @@ PALETTE = {
     "reddish_purple": "#CC79A7",
 }
 # Limits that keep one board (saved whole after every stroke, sent whole on connect and sync)
-# small: at most 1000 strokes, 2..500 points per stroke, and 20,000 points on the whole board
-# (about 300 KB of JSON). A stroke over a limit is refused ("malformed" for its own size,
+# small: at most 1000 strokes, 2..500 points per stroke, and 10,000 points on the whole board
+# (about 190 KB of JSON). A stroke over a limit is refused ("malformed" for its own size,
 # "board_full" for the board's) and nothing changes.
 MAX_STROKES = 1000
 MIN_POINTS, MAX_POINTS = 2, 500
-MAX_BOARD_POINTS = 20_000
+MAX_BOARD_POINTS = 10_000
 MAX_WIDTH = 40
 STROKE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 KINDS = ("stroke", "undo", "clear")
