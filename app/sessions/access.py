@@ -28,7 +28,7 @@ from typing import Any
 from flask import request, session
 from flask_login import current_user
 from flask_socketio import join_room
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, exists, select
 
 from app.db_types import utcnow
 from app.extensions import db, socketio
@@ -177,6 +177,7 @@ class RoomNamespace(GuardedNamespace):
             room, _actor, role = self.current(now)
             return RoomRef.of(room), role
         fingerprint = self._fingerprint(request.sid, info, now)
+        fingerprint = tuple(fingerprint) if fingerprint is not None else None
         if fingerprint is None:  # the server closed this socket (room ended, consent withdrawn ...)
             info.pop("fingerprint", None)
             raise SocketRefused("forbidden", "You are no longer part of this session.")
@@ -194,9 +195,9 @@ class RoomNamespace(GuardedNamespace):
         info.update(room=RoomRef.of(room), fingerprint=fingerprint, valid_until=room.closes_at,
                     checked_at=time.monotonic())
 
-    def _fingerprint(self, sid: str, info: dict, now: datetime) -> tuple | None:
-        """One statement: every input of this socket's authorization, or None when its RoomSocket
-        row is gone. Reads rows by primary key or indexed columns only."""
+    def _fingerprint(self, sid: str, info: dict, now: datetime, *, connecting: bool = False):
+        """One statement: every input of this socket's authorization (a Row), or None when its
+        RoomSocket row is gone (connecting=True: before the row is written)."""
         room: RoomRef = info["room"]
         user = info["actor_kind"] == "user"
         params = {"sid": sid, "room_id": room.id, "student_id": room.student_id, "actor_id": info["actor_id"],
@@ -204,9 +205,22 @@ class RoomNamespace(GuardedNamespace):
         if user:
             params.update(session_id=info["session_id"], today=now.date())
         row = db.session.execute(self._fingerprint_statement(user), params).one_or_none()
-        if row is None or row[0] is None:
+        if row is None or not (row.socket or connecting):
             return None
-        return tuple(row)
+        return row
+
+    @staticmethod
+    def _agrees(fingerprint, room: LiveRoom, actor, role) -> bool:
+        """Whether a fingerprint read while connecting shows the values the connect check used
+        for the room and the actor (read just before it): only then may it stand for that check."""
+        same = (fingerprint.status == room.status and fingerprint.closes_at == room.closes_at
+                and fingerprint.student_active == room.student.active)
+        if isinstance(actor, StudentGrant):
+            return same and (fingerprint.grant_revoked, fingerprint.grant_admitted, fingerprint.grant_room) == (
+                actor.revoked_at, actor.admitted_at, actor.room_id)
+        return same and (fingerprint.user_active, fingerprint.user_role, fingerprint.user_district) == (
+            actor.active, actor.role, actor.district_id) and fingerprint.session_revoked is None and (
+            role != "therapist" or bool(fingerprint.caseload))
 
     _statements: dict = {}
 
@@ -222,21 +236,25 @@ class RoomNamespace(GuardedNamespace):
 
             student_id, actor_id, now = bindparam("student_id"), bindparam("actor_id"), bindparam("now")
             columns = [
-                select(RoomSocket.id).where(RoomSocket.sid == bindparam("sid")).scalar_subquery(),
-                LiveRoom.status, LiveRoom.closes_at, LiveRoom.therapist_id, LiveRoom.student_id, Student.active,
-                *(consent_active_clause(student_id, scope, now) for scope in cls.CONSENT_SCOPES),
+                exists().where(RoomSocket.sid == bindparam("sid")).label("socket"),
+                LiveRoom.status, LiveRoom.closes_at, LiveRoom.therapist_id, LiveRoom.student_id,
+                Student.active.label("student_active"),
+                *(consent_active_clause(student_id, scope, now).label(f"consent_{scope}") for scope in cls.CONSENT_SCOPES),
             ]
             query = select().select_from(LiveRoom).join(Student, Student.id == LiveRoom.student_id)
             if user:
                 columns += [
-                    User.active, User.role, User.district_id,
+                    User.active.label("user_active"), User.role.label("user_role"),
+                    User.district_id.label("user_district"),
                     select(UserSession.revoked_at).where(UserSession.id == bindparam("session_id"),
-                                                         UserSession.user_id == User.id).scalar_subquery(),
-                    caseload_open_clause(actor_id, student_id, bindparam("today")),
+                                                         UserSession.user_id == User.id)
+                    .scalar_subquery().label("session_revoked"),
+                    caseload_open_clause(actor_id, student_id, bindparam("today")).label("caseload"),
                 ]
                 query = query.join(User, User.id == actor_id)
             else:
-                columns += [StudentGrant.revoked_at, StudentGrant.admitted_at, StudentGrant.room_id]
+                columns += [StudentGrant.revoked_at.label("grant_revoked"),
+                            StudentGrant.admitted_at.label("grant_admitted"), StudentGrant.room_id.label("grant_room")]
                 query = query.join(StudentGrant, StudentGrant.id == actor_id)
             RoomNamespace._statements[key] = query.add_columns(*columns).where(LiveRoom.id == bindparam("room_id"))
         return RoomNamespace._statements[key]
@@ -253,12 +271,19 @@ class RoomNamespace(GuardedNamespace):
         if actor is None or getattr(actor, "district_id", None) != room.district_id:
             # Anonymous, or another district's person: the room does not exist for them.
             raise SocketRefused("not_found", "We could not find this session.")
-        self.authorize_room(actor, role, room, now)
         sid = request.sid
         kind, actor_id = actor_key(actor)
-        self._sids[sid] = {"room_id": room.id, "actor_kind": kind, "actor_id": actor_id, "role": role,
-                           "session_id": getattr(getattr(actor, "current_session", None), "id", None),
-                           "room": RoomRef.of(room)}
+        info = {"room_id": room.id, "actor_kind": kind, "actor_id": actor_id, "role": role,
+                "session_id": getattr(getattr(actor, "current_session", None), "id", None), "room": RoomRef.of(room)}
+        # Read before authorize_room (consent), and checked against what was read for the room and
+        # the actor above: then the first event can reuse this check (see `standing`).
+        fingerprint = None
+        if self.REAUTHORIZE_AFTER and (kind == "grant" or info["session_id"] is not None):
+            fingerprint = self._fingerprint(sid, info, now, connecting=True)
+        self.authorize_room(actor, role, room, now)
+        if fingerprint is not None and self._agrees(fingerprint, room, actor, role):
+            self._remember(info, room, (True, *tuple(fingerprint)[1:]), now)
+        self._sids[sid] = info
         db.session.add(RoomSocket(room_id=room.id, namespace=self.namespace, sid=sid, actor_kind=kind,
                                   actor_id=actor_id, connected_at=now))
         db.session.commit()

@@ -26,15 +26,17 @@ def _move(sock, version, cell, move_id):
                      callback=True)
 
 
-@pytest.fixture
-def playing(game_room, therapist_client, games_socket):
-    """Tic-tac-toe with one move made by each player, so both sockets hold a cached decision."""
+@pytest.fixture(params=["after moves", "just connected"])
+def playing(request, game_room, therapist_client, games_socket):
+    """Tic-tac-toe where both sockets hold a cached decision: from a move each made ("after
+    moves"), or from their connect check ("just connected")."""
     room = game_room()
     therapist = games_socket(therapist_client, room)
     student = games_socket(room.student_client, room)
     therapist.emit("start", {"game": "tic_tac_toe", "first_player": "therapist"}, namespace="/games")
-    assert _move(therapist, _current(room).version, 0, "cached-move-1")["ok"]
-    assert _move(student, _current(room).version, 3, "cached-move-2")["ok"]
+    if request.param == "after moves":
+        assert _move(therapist, _current(room).version, 0, "cached-move-1")["ok"]
+        assert _move(student, _current(room).version, 3, "cached-move-2")["ok"]
     therapist.events("/games")
     student.events("/games")
     return room, therapist, student
@@ -64,11 +66,14 @@ def _statements_during(action) -> tuple[object, int]:
 def test_a_cached_move_reads_one_authorization_statement_and_saves_with_one_update(playing):
     room, therapist, _student = playing
     version = _current(room).version
-    answer, statements = _statements_during(lambda: _move(therapist, version, 4, "counted-move"))
+    board = _current(room).state["board"]
+    cell = board.index(None) if board[0] is None else 4
+    answer, statements = _statements_during(lambda: _move(therapist, version, cell, "counted-move"))
     assert answer["ok"] is True
-    # The fingerprint, the game row, the compare-and-set UPDATE (was 13-15 before the cache).
+    # The fingerprint, the game row, the compare-and-set UPDATE (was 13-15 before the cache); the
+    # first move after connecting too: the connect check is reused.
     assert statements == 3
-    assert _current(room).state["board"][4] == "therapist"
+    assert _current(room).state["board"][cell] == "therapist"
 
 
 def _revoke_consent(scope):
