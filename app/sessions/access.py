@@ -237,7 +237,7 @@ class RoomNamespace(GuardedNamespace):
             student_id, actor_id, now = bindparam("student_id"), bindparam("actor_id"), bindparam("now")
             columns = [
                 exists().where(RoomSocket.sid == bindparam("sid")).label("socket"),
-                LiveRoom.status, LiveRoom.closes_at, LiveRoom.therapist_id, LiveRoom.student_id,
+                LiveRoom.status, LiveRoom.closes_at,
                 Student.active.label("student_active"),
                 *(consent_active_clause(student_id, scope, now).label(f"consent_{scope}") for scope in cls.CONSENT_SCOPES),
             ]
