@@ -92,7 +92,7 @@ class GamesNamespace(RoomNamespace):
     def room_connected(self, sid, actor, role, room, now) -> None:
         # Each role has its own channel too, so each player gets the game as they may see it.
         self.enter_room(sid, role_channel(room.id, role))
-        emit("game", services.game_payload(services.current_game(room.id), role))
+        emit("game", services.game_payload(services.saved_game(room.id), role))
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -131,7 +131,7 @@ class GamesNamespace(RoomNamespace):
 
     def on_sync(self, _payload):
         room, role, _now = self._player()
-        emit("game", services.game_payload(services.current_game(room.id), role))
+        emit("game", services.game_payload(services.saved_game(room.id), role))
 
     def on_move(self, payload):
         room, role, now = self._player()
@@ -141,7 +141,7 @@ class GamesNamespace(RoomNamespace):
             db.session.rollback()
             if refused.code in ("stale", "duplicate"):
                 # The player's board is behind: send the saved one with the refusal.
-                emit("game", services.game_payload(services.current_game(room.id), role))
+                emit("game", services.game_payload(services.saved_game(room.id), role))
             raise SocketRefused(refused.code, refused.message) from None
         delta = getattr(GAMES[outcome.game.game], "DELTA_EVENTS", False)
         self._broadcast(room.id, outcome.game, outcome.events, delta=delta)
