@@ -277,3 +277,19 @@ def test_strokes_are_rate_limited_per_socket(drawing):
     assert "rate_limited" in codes
     saved = len(_current(room).state["strokes"])
     assert saved == codes.count(None) and saved < 40
+
+
+def test_a_cached_decision_is_checked_in_full_again_after_a_minute(playing, monkeypatch):
+    import time
+
+    from app.games.events import GamesNamespace
+    from app.sessions import access
+
+    room, therapist, _student = playing
+    later = time.monotonic() + GamesNamespace.REAUTHORIZE_AFTER + 1
+    monkeypatch.setattr(access.time, "monotonic", lambda: later)
+    board = _current(room).state["board"]
+    cell = board.index(None)
+    answer, statements = _statements_during(lambda: _move(therapist, _current(room).version, cell, "a-minute-later"))
+    assert answer["ok"] is True
+    assert statements > 6  # the full check: room, actor and session, caseload, consent ...
