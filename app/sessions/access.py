@@ -105,6 +105,16 @@ class RoomRef:
         return cls(room.id, room.district_id, room.student_id, room.therapist_id, room.appointment_id)
 
 
+@dataclass(slots=True)
+class _Standing:
+    """A socket's last full authorization, for `RoomNamespace.standing` (small: one per socket)."""
+
+    room: RoomRef
+    session_id: int | None  # the signed-in session behind a user's socket
+    fingerprint: int | None = None  # hash of the fingerprint read before that check; None: check again
+    reuse_until: float = 0.0  # time.monotonic() deadline
+
+
 class RoomNamespace(GuardedNamespace):
     """A namespace whose sockets each belong to one room: `auth={"room": <id>}` on connect.
 
@@ -173,40 +183,43 @@ class RoomNamespace(GuardedNamespace):
         info = self._sids.get(request.sid)
         if not info:
             raise SocketRefused("not_connected", "Please reload the page.")
-        if not self.REAUTHORIZE_AFTER or (info["actor_kind"] == "user" and info.get("session_id") is None):
+        cached: _Standing | None = info.get("standing")
+        if cached is None or (info["actor_kind"] == "user" and cached.session_id is None):
             room, _actor, role = self.current(now)
             return RoomRef.of(room), role
         fingerprint = self._fingerprint(request.sid, info, now)
         if fingerprint is None:  # the server closed this socket (room ended, consent withdrawn ...)
-            info.pop("fingerprint", None)
+            cached.fingerprint = None
             raise SocketRefused("forbidden", "You are no longer part of this session.")
-        if info.get("fingerprint") == hash(tuple(fingerprint)) and time.monotonic() < info["reuse_until"]:
-            return info["room"], info["role"]
-        info.pop("fingerprint", None)
+        if cached.fingerprint == hash(tuple(fingerprint)) and time.monotonic() < cached.reuse_until:
+            return cached.room, info["role"]
+        cached.fingerprint = None
         # The fingerprint was read before the full check: a change landing in between makes the
         # next event's fingerprint differ, so it can never be cached as "unchanged".
         room, _actor, role = self.current(now)
-        self._remember(info, room, tuple(fingerprint), now)
-        return info["room"], role
+        self._remember(cached, room, tuple(fingerprint), now)
+        return cached.room, role
 
-    def _remember(self, info: dict, room: LiveRoom, fingerprint: tuple, now: datetime) -> None:
+    def _remember(self, cached: _Standing, room: LiveRoom, fingerprint: tuple, now: datetime) -> None:
         """Keep the decision just made with its fingerprint. Only the fingerprint's hash is kept
         (a socket's memory matters: 1,000 idle sockets per process, docs/BENCHMARKS.md 5); two
         different fingerprints share a 64-bit hash with a chance of about 1 in 10^19. The
         decision is reused for REAUTHORIZE_AFTER seconds at most, and never past the room's
         closing time."""
         seconds = min(self.REAUTHORIZE_AFTER, (room.closes_at - now).total_seconds())
-        info.update(room=RoomRef.of(room), fingerprint=hash(fingerprint), reuse_until=time.monotonic() + seconds)
+        cached.room, cached.fingerprint = RoomRef.of(room), hash(fingerprint)
+        cached.reuse_until = time.monotonic() + seconds
 
     def _fingerprint(self, sid: str, info: dict, now: datetime, *, connecting: bool = False):
         """One statement: every input of this socket's authorization (a Row), or None when its
         RoomSocket row is gone (connecting=True: before the row is written)."""
-        room: RoomRef = info["room"]
+        cached: _Standing = info["standing"]
+        room = cached.room
         user = info["actor_kind"] == "user"
         params = {"sid": sid, "room_id": room.id, "student_id": room.student_id, "actor_id": info["actor_id"],
                   "now": now}
         if user:
-            params.update(session_id=info["session_id"], today=now.date())
+            params.update(session_id=cached.session_id, today=now.date())
         row = db.session.execute(self._fingerprint_statement(user), params).one_or_none()
         if row is None or not (row.socket or connecting):
             return None
@@ -276,16 +289,20 @@ class RoomNamespace(GuardedNamespace):
             raise SocketRefused("not_found", "We could not find this session.")
         sid = request.sid
         kind, actor_id = actor_key(actor)
-        info = {"room_id": room.id, "actor_kind": kind, "actor_id": actor_id, "role": role,
-                "session_id": getattr(getattr(actor, "current_session", None), "id", None), "room": RoomRef.of(room)}
-        # Read before authorize_room (consent), and checked against what was read for the room and
-        # the actor above: then the first event can reuse this check (see `standing`).
-        fingerprint = None
-        if self.REAUTHORIZE_AFTER and (kind == "grant" or info["session_id"] is not None):
-            fingerprint = self._fingerprint(sid, info, now, connecting=True)
-        self.authorize_room(actor, role, room, now)
-        if fingerprint is not None and self._agrees(fingerprint, room, actor, role):
-            self._remember(info, room, (True, *tuple(fingerprint)[1:]), now)
+        info = {"room_id": room.id, "actor_kind": kind, "actor_id": actor_id, "role": role}
+        if self.REAUTHORIZE_AFTER:
+            cached = info["standing"] = _Standing(
+                RoomRef.of(room), getattr(getattr(actor, "current_session", None), "id", None))
+            # Read before authorize_room (consent), and checked against what was read for the room
+            # and the actor above: then the first event can reuse this check (see `standing`).
+            fingerprint = None
+            if kind == "grant" or cached.session_id is not None:
+                fingerprint = self._fingerprint(sid, info, now, connecting=True)
+            self.authorize_room(actor, role, room, now)
+            if fingerprint is not None and self._agrees(fingerprint, room, actor, role):
+                self._remember(cached, room, (True, *tuple(fingerprint)[1:]), now)
+        else:
+            self.authorize_room(actor, role, room, now)
         self._sids[sid] = info
         db.session.add(RoomSocket(room_id=room.id, namespace=self.namespace, sid=sid, actor_kind=kind,
                                   actor_id=actor_id, connected_at=now))
