@@ -69,25 +69,24 @@ def _today(now: datetime | None) -> date:
 # --- relationships the rules depend on ------------------------------------------------------
 
 
-def is_on_caseload(therapist, student, now: datetime | None = None) -> bool:
-    """True when `student` is on `therapist`'s caseload on the date of `now`."""
+def caseload_open_clause(therapist_id: int, student_id: int, today: date):
+    """SQL: this therapist has this student on their caseload on `today` (the rule below, and the
+    one-statement change check of a live room's sockets, app/sessions/access.py, share it)."""
     from app.districts.models import CaseloadAssignment
 
+    return exists().where(
+        CaseloadAssignment.therapist_id == therapist_id,
+        CaseloadAssignment.student_id == student_id,
+        CaseloadAssignment.starts_on <= today,
+        (CaseloadAssignment.ends_on.is_(None)) | (CaseloadAssignment.ends_on >= today),
+    )
+
+
+def is_on_caseload(therapist, student, now: datetime | None = None) -> bool:
+    """True when `student` is on `therapist`'s caseload on the date of `now`."""
     if therapist is None or student is None:
         return False
-    today = _today(now)
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    CaseloadAssignment.therapist_id == therapist.id,
-                    CaseloadAssignment.student_id == student.id,
-                    CaseloadAssignment.starts_on <= today,
-                    (CaseloadAssignment.ends_on.is_(None)) | (CaseloadAssignment.ends_on >= today),
-                )
-            )
-        )
-    )
+    return bool(db.session.scalar(select(caseload_open_clause(therapist.id, student.id, _today(now)))))
 
 
 def guardian_link(guardian, student):

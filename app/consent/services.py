@@ -90,22 +90,21 @@ def _transition(request: ConsentRequest, to: str, now: datetime) -> None:
 # --- the one question everyone asks --------------------------------------------------------
 
 
+def consent_active_clause(student_id: int, scope: str, at: datetime):
+    """SQL: a guardian's consent for `scope` covers the student at the instant `at`."""
+    return exists().where(
+        ConsentGrant.student_id == student_id,
+        ConsentGrant.scope == scope,
+        ConsentGrant.granted_at <= at,
+        ConsentGrant.expires_at > at,
+        or_(ConsentGrant.revoked_at.is_(None), ConsentGrant.revoked_at > at),
+    )
+
+
 def consent_is_active(student: Student | int, scope: str, at: datetime) -> bool:
     """True when a guardian's consent for `scope` covers `student` at the instant `at`."""
     student_id = student if isinstance(student, int) else student.id
-    return bool(
-        db.session.scalar(
-            select(
-                exists().where(
-                    ConsentGrant.student_id == student_id,
-                    ConsentGrant.scope == scope,
-                    ConsentGrant.granted_at <= at,
-                    ConsentGrant.expires_at > at,
-                    or_(ConsentGrant.revoked_at.is_(None), ConsentGrant.revoked_at > at),
-                )
-            )
-        )
-    )
+    return bool(db.session.scalar(select(consent_active_clause(student_id, scope, at))))
 
 
 def active_scopes(student: Student | int, at: datetime) -> set[str]:

@@ -2,13 +2,18 @@
 
 Clients connect with `auth={"room": <live room id>}`. `RoomNamespace` (app/sessions/access.py)
 loads the room, resolves the actor (staff user or admitted student grant) and asks
-`authorize_room`; every event then re-authorizes through `self.current(now)` and the rules in
-app/permissions.py (`can_play_games`, `can_control_games`). Refusals become an `error` event
-with a reason code, and nothing changes.
+`authorize_room`; every event is then authorized again. Therapist controls (start, reset, end,
+pause, lock) run the full check through `self.current(now)` and the rules in app/permissions.py
+(`can_play_games`, `can_control_games`). Moves and syncs, the frequent events, use
+`self.standing(now)`: the last full decision is reused while one SQL statement shows that none of
+its inputs changed (the socket's row, the room, the actor and its session or grant, the caseload,
+video and games consent at this instant), and at most REAUTHORIZE_AFTER seconds; otherwise the
+full check runs. Refusals become an `error` event with a reason code, and nothing changes.
 
 Server -> client: `game` (the room's game as that player may see it, plus the rule events of
-the change that caused it; sent on connect, so a reload restores the board) and `closed`
-(games are over in this room: the room ended or consent was withdrawn).
+the change that caused it; sent on connect and on `sync`, so a reload restores the board; for
+the drawing board a move's `game` is a delta: `delta: true`, the events and no state, see
+docs/GAMES.md) and `closed` (games are over in this room: the room ended or consent was withdrawn).
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ def room_channel(room_id: int) -> str:
 
 
 class GamesNamespace(RoomNamespace):
+    # Moves reuse the last full authorization while nothing it read has changed (see the docstring).
+    REAUTHORIZE_AFTER = 60.0
+    CONSENT_SCOPES = ("video_sessions", "games")
+
     EVENTS = {
         "sync": EventSpec(_NO_ARGS, rate=2, burst=5),
         "move": EventSpec(
@@ -86,22 +95,33 @@ class GamesNamespace(RoomNamespace):
     def room_connected(self, sid, actor, role, room, now) -> None:
         # Each role has its own channel too, so each player gets the game as they may see it.
         self.enter_room(sid, role_channel(room.id, role))
-        emit("game", services.game_payload(services.current_game(room.id), role))
+        emit("game", services.game_payload(services.saved_game(room.id), role))
 
     # -- helpers ---------------------------------------------------------------------------
 
-    def _player(self, *, control: bool = False):
-        """(room, actor, role) re-authorized now, for playing or (control=True) for therapist controls."""
+    def _player(self):
+        """(room, role, now) for a move or a sync, authorized now (cached decision, see the docstring)."""
         now = utcnow()
-        room, actor, role = self.current(now)  # runs authorize_room: the can_play_games checks, once
-        if control and not permissions.can_control_games(actor, room, now):
-            raise SocketRefused("therapist_only", "Only the therapist can do that.")
-        return room, actor, role, now
+        room, role = self.standing(now)
+        return room, role, now
 
-    def _broadcast(self, room_id: int, game, events: list[dict] | None = None) -> None:
-        for role in ROLES:
-            socketio.emit("game", services.game_payload(game, role, events), to=role_channel(room_id, role),
-                          namespace=self.namespace)
+    def _controller(self):
+        """(room, actor, now) for a therapist control, re-authorized in full now."""
+        now = utcnow()
+        room, actor, _role = self.current(now)  # runs authorize_room: the can_play_games checks, once
+        if not permissions.can_control_games(actor, room, now):
+            raise SocketRefused("therapist_only", "Only the therapist can do that.")
+        return room, actor, now
+
+    def _broadcast(self, room_id: int, game, events: list[dict] | None = None, *, delta: bool = False) -> None:
+        payloads = {role: services.game_payload(game, role, events, delta=delta) for role in ROLES}
+        first, *others = payloads.values()
+        if all(payload == first for payload in others):
+            # Both players see the same: one message to the room's channel (one publish with Redis).
+            socketio.emit("game", first, to=room_channel(room_id), namespace=self.namespace)
+            return
+        for role, payload in payloads.items():
+            socketio.emit("game", payload, to=role_channel(room_id, role), namespace=self.namespace)
 
     def _call(self, fn, *args, **kwargs):
         try:
@@ -116,11 +136,11 @@ class GamesNamespace(RoomNamespace):
     # -- events ----------------------------------------------------------------------------
 
     def on_sync(self, _payload):
-        room, _actor, role, _now = self._player()
-        emit("game", services.game_payload(services.current_game(room.id), role))
+        room, role, _now = self._player()
+        emit("game", services.game_payload(services.saved_game(room.id), role))
 
     def on_move(self, payload):
-        room, _actor, role, now = self._player()
+        room, role, now = self._player()
         try:
             try:
                 outcome = services.apply_move(room, role, payload["version"], payload["move_id"], payload["move"], now)
@@ -130,33 +150,34 @@ class GamesNamespace(RoomNamespace):
             db.session.rollback()
             if refused.code in ("stale", "duplicate"):
                 # The player's board is behind: send the saved one with the refusal.
-                emit("game", services.game_payload(services.current_game(room.id), role))
+                emit("game", services.game_payload(services.saved_game(room.id), role))
             raise SocketRefused(refused.code, refused.message) from None
-        self._broadcast(room.id, outcome.game, outcome.events)
+        delta = getattr(GAMES[outcome.game.game], "DELTA_EVENTS", False)
+        self._broadcast(room.id, outcome.game, outcome.events, delta=delta)
         return {"ok": True, "version": outcome.game.version, "mood_saved": outcome.mood_saved}
 
     def on_start(self, payload):
-        room, actor, _role, now = self._player(control=True)
+        room, actor, now = self._controller()
         game = self._call(services.start_game, actor, room, payload["game"], payload["first_player"], now)
         self._broadcast(room.id, game, [{"type": "started", "game": game.game}])
 
     def on_reset(self, payload):
-        room, actor, _role, now = self._player(control=True)
+        room, actor, now = self._controller()
         game = self._call(services.reset_game, actor, room, now, first_player=(payload or {}).get("first_player"))
         self._broadcast(room.id, game, [{"type": "reset"}])
 
     def on_end(self, _payload):
-        room, actor, _role, now = self._player(control=True)
+        room, actor, now = self._controller()
         game = self._call(services.end_game, actor, room, now)
         self._broadcast(room.id, game, [{"type": "ended", "reason": game.ended_reason}])
 
     def on_pause(self, payload):
-        room, actor, _role, now = self._player(control=True)
+        room, actor, now = self._controller()
         game = self._call(services.set_paused, actor, room, payload["paused"], now)
         self._broadcast(room.id, game, [{"type": "paused" if payload["paused"] else "resumed"}])
 
     def on_lock(self, payload):
-        room, actor, _role, now = self._player(control=True)
+        room, actor, now = self._controller()
         game = self._call(services.set_student_locked, actor, room, payload["locked"], now)
         self._broadcast(room.id, game, [{"type": "locked" if payload["locked"] else "unlocked"}])
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.audit.services import record
@@ -34,9 +34,38 @@ class GameError(Exception):
         self.message = message
 
 
+@dataclass(slots=True)
+class SavedGame:
+    """A game as saved, read without the ORM: the move path reads one row and writes it back with
+    one compare-and-set UPDATE (see `apply_move`). `game_payload` takes this or a GameSession."""
+
+    id: int
+    game: str
+    state: dict
+    version: int
+    status: str
+    first_player: str
+    student_locked: bool
+    ended_reason: str | None
+    recent_move_ids: list
+
+
+_GAMES = GameSession.__table__
+# Built once (with bound parameters) so a move does not pay for building and keying statements.
+_SAVED_GAME = (select(*(_GAMES.c[name] for name in SavedGame.__slots__))
+               .where(_GAMES.c.room_id == bindparam("room_id"), _GAMES.c.status != "ended")
+               .order_by(_GAMES.c.id.desc()).limit(1))
+_SAVE_MOVE = (update(_GAMES)
+              .where(_GAMES.c.id == bindparam("game_id"), _GAMES.c.version == bindparam("made_on"),
+                     _GAMES.c.status == "active")
+              .values(state=bindparam("new_state", type_=_GAMES.c.state.type),
+                      version=bindparam("new_version", type_=_GAMES.c.version.type),
+                      recent_move_ids=bindparam("new_move_ids", type_=_GAMES.c.recent_move_ids.type)))
+
+
 @dataclass
 class MoveOutcome:
-    game: GameSession
+    game: SavedGame
     events: list[dict] = field(default_factory=list)
     mood_saved: bool | None = None  # for mood check-ins: whether the face was stored
 
@@ -54,13 +83,24 @@ def current_game(room_id: int) -> GameSession | None:
     )
 
 
-def game_payload(game: GameSession | None, role: str, events: list[dict] | None = None) -> dict:
-    """What a player's browser receives: the game as `role` may see it, and what just happened."""
+def saved_game(room_id: int) -> SavedGame | None:
+    """The room's game that has not ended, as saved (one indexed read, no ORM identity map)."""
+    row = db.session.execute(_SAVED_GAME, {"room_id": room_id}).one_or_none()
+    return SavedGame(*row) if row is not None else None
+
+
+def game_payload(game: GameSession | SavedGame | None, role: str, events: list[dict] | None = None, *,
+                 delta: bool = False) -> dict:
+    """What a player's browser receives: the game as `role` may see it, and what just happened.
+
+    delta=True (games whose rules set `DELTA_EVENTS`, the drawing board): no "state"; the
+    browser applies `events` to the board of version - 1 it holds, and asks for a `sync` when it
+    does not hold that version. A connect or a sync always sends the whole saved board."""
     if game is None:
         return {"status": "none", "events": events or []}
     rules = get_game(game.game)
     state = game.state
-    return {
+    payload = {
         "id": game.id,
         "game": game.game,
         "title": rules.title,
@@ -69,15 +109,19 @@ def game_payload(game: GameSession | None, role: str, events: list[dict] | None 
         "first_player": game.first_player,
         "locked": game.student_locked,
         "ended_reason": game.ended_reason,
-        "state": rules.view(state, role),
         "result": rules.result(state),
         "over": rules.is_over(state),
         "events": events or [],
         "ask": _mood_question(game) if game.game == "mood_checkin" else None,
     }
+    if delta:
+        payload["delta"] = True
+    else:
+        payload["state"] = rules.view(state, role)
+    return payload
 
 
-def _mood_question(game: GameSession) -> str | None:
+def _mood_question(game: GameSession | SavedGame) -> str | None:
     """Which face the check-in asks for now: "start"; then nothing until the therapist opens the
     check-in again near the end of the session, when it asks for "end"; None once both are in."""
     state = game.state
@@ -220,10 +264,18 @@ def apply_move(room, role: str, version: Any, move_id: Any, move: Any, now: date
     Checked in order: a game is running and not paused, the student is not locked out, the move
     id is new (a resent move is a "duplicate"), the move was made on the current version ("stale"),
     then the rules (turn, legality: their IllegalMove code is passed on).
+
+    `room` needs id, district_id, student_id and appointment_id (a LiveRoom or a RoomRef). The
+    game is read once and written with one UPDATE ... WHERE id = ? AND version = ? AND status =
+    'active': a move, pause, lock, reset or end saved meanwhile by any process bumped the version,
+    so this UPDATE matches no row and the move is refused as stale, exactly as the ORM's version
+    check did.
     """
     if role not in ROLES:
         raise GameError("forbidden", "Only the therapist and the student can play.")
-    game = _require_current(room)
+    game = saved_game(room.id)
+    if game is None:
+        raise GameError("no_game", "No activity is running. Choose one and press Start.")
     if game.status == "paused":
         raise GameError("paused", "The game is paused for a moment.")
     if role == STUDENT and game.student_locked:
@@ -242,17 +294,21 @@ def apply_move(room, role: str, version: Any, move_id: Any, move: Any, now: date
         new_state, events = rules.apply(game.state, move, role)
     except IllegalMove as refused:
         raise GameError(refused.code, refused.message) from None
-    game.state = new_state
-    game.version = version + 1
-    game.recent_move_ids = ([*(game.recent_move_ids or []), move_id])[-RECENT_MOVE_IDS:]
+    recent = ([*(game.recent_move_ids or []), move_id])[-RECENT_MOVE_IDS:]
+    saved = db.session.execute(_SAVE_MOVE, {"game_id": game.id, "made_on": version, "new_state": new_state,
+                                            "new_version": version + 1, "new_move_ids": recent})
+    if saved.rowcount != 1:
+        db.session.rollback()
+        raise GameError("stale", "The game changed just now. Here is the latest board — try again.")
+    game.state, game.version, game.recent_move_ids = new_state, version + 1, recent
     outcome = MoveOutcome(game, events)
     if game.game == "mood_checkin":
         outcome.mood_saved = _record_mood(room, game, events, now)
-    _save(game)
+    db.session.commit()
     return outcome
 
 
-def _record_mood(room, game: GameSession, events: list[dict], now: datetime) -> bool:
+def _record_mood(room, game: SavedGame, events: list[dict], now: datetime) -> bool:
     """Store the face just picked, in the move's transaction, only while mood consent is active."""
     picked = next((event for event in events if event.get("type") == "mood"), None)
     if picked is None or not consent_is_active(room.student_id, "mood_checkins", now):

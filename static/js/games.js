@@ -111,7 +111,29 @@ function start(root) {
     return "";
   }
 
+  // The drawing board's moves arrive as deltas (`delta: true`: the move's events, no state),
+  // made on the version before. Apply them to the board on screen; when that is not the version
+  // before (a message missed), ask for the whole saved board instead.
+  function applyDelta(previous, payload) {
+    if (!previous || previous.id !== payload.id || !previous.state || previous.version !== payload.version - 1) return null;
+    let strokes = previous.state.strokes.slice();
+    for (const event of payload.events || []) {
+      if (event.type === "stroke") strokes.push(event.stroke);
+      else if (event.type === "undo") strokes = strokes.filter((s) => s.id !== event.stroke_id);
+      else if (event.type === "clear") strokes = [];
+    }
+    return { ...payload, state: { ...previous.state, strokes } };
+  }
+
   function render(payload) {
+    if (payload.delta) {
+      const applied = applyDelta(game, payload);
+      if (!applied) {
+        if (socket) socket.emit("sync");
+        return;
+      }
+      payload = applied;
+    }
     const previous = game;
     game = payload;
     title.textContent = game.status === "none" ? "No activity yet" : game.title;

@@ -27,8 +27,13 @@ PALETTE = {
     "vermillion": "#D55E00",
     "reddish_purple": "#CC79A7",
 }
+# Limits that keep one board (saved whole after every stroke, sent whole on connect and sync)
+# small: at most 1000 strokes, 2..500 points per stroke, and 10,000 points on the whole board
+# (about 190 KB of JSON). A stroke over a limit is refused ("malformed" for its own size,
+# "board_full" for the board's) and nothing changes.
 MAX_STROKES = 1000
 MIN_POINTS, MAX_POINTS = 2, 500
+MAX_BOARD_POINTS = 10_000
 MAX_WIDTH = 40
 STROKE_ID = re.compile(r"[A-Za-z0-9_-]{1,40}")
 KINDS = ("stroke", "undo", "clear")
@@ -56,7 +61,7 @@ class DrawingBoard(GameRules):
     """A shared canvas: both players draw whenever they like (there are no turns).
 
     Moves: add a stroke; undo your own most recent stroke; clear the board (therapist only).
-    At most 1000 strokes are on the board at once. Stroke ids are chosen by the browser and
+    At most MAX_STROKES strokes and MAX_BOARD_POINTS points are on the board at once. Stroke ids are chosen by the browser and
     must be unique among the strokes on the board. It is an activity, not a contest: it never
     ends and `result` is always None; the session decides when to stop.
 
@@ -69,6 +74,9 @@ class DrawingBoard(GameRules):
     title = "Drawing Board"
     description = "Draw together on a shared page."
     palette = PALETTE
+    # A move's `game` message carries only its events (the stroke, undo or clear), never the
+    # whole board: the browser applies them to the board it holds (static/js/games-drawing.js).
+    DELTA_EVENTS = True
 
     def initial_state(self, first_player: str, seed: int) -> dict:
         self._check_start(first_player, seed)
@@ -101,7 +109,8 @@ class DrawingBoard(GameRules):
 
     def apply(self, state: dict, move: Any, player: str) -> tuple[dict, list[dict]]:
         """Either player, at any time:
-        - stroke: refused if the board is full ("board_full") or the id is on the board
+        - stroke: refused if the board is full (MAX_STROKES strokes, or MAX_BOARD_POINTS points
+          with this stroke's: "board_full") or the id is on the board
           ("duplicate_stroke"). Event {"type": "stroke", "player", "stroke": {"id", "player",
           "color", "width", "points"}}.
         - undo: removes the player's own most recent stroke; refused if they have none
@@ -112,7 +121,8 @@ class DrawingBoard(GameRules):
         kind = clean["kind"]
         strokes = new["strokes"]
         if kind == "stroke":
-            if len(strokes) >= MAX_STROKES:
+            if (len(strokes) >= MAX_STROKES
+                    or _board_points(strokes) + len(clean["points"]) > MAX_BOARD_POINTS):
                 raise IllegalMove("board_full", "The board is full — ask to clear it to keep drawing.")
             if any(stroke["id"] == clean["stroke_id"] for stroke in strokes):
                 raise IllegalMove("duplicate_stroke", "That line is already on the board.")
@@ -141,7 +151,7 @@ class DrawingBoard(GameRules):
         board is full, "undo" if they have a stroke on the board, "clear" for the therapist.
         A stroke needs its other fields filled in (see `validate_move`)."""
         kinds = []
-        if len(state["strokes"]) < MAX_STROKES:
+        if len(state["strokes"]) < MAX_STROKES and _board_points(state["strokes"]) + MIN_POINTS <= MAX_BOARD_POINTS:
             kinds.append({"kind": "stroke"})
         if any(stroke["player"] == player for stroke in state["strokes"]):
             kinds.append({"kind": "undo"})
@@ -160,6 +170,10 @@ class DrawingBoard(GameRules):
     def _copy_state(self, state: dict) -> dict:
         # A new top-level dict and strokes list; the stroke dicts themselves are never mutated.
         return {**state, "strokes": list(state["strokes"])}
+
+
+def _board_points(strokes: list[dict]) -> int:
+    return sum(len(stroke["points"]) for stroke in strokes)
 
 
 def _copy_stroke(stroke: dict) -> dict:

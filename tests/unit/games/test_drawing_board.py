@@ -4,7 +4,7 @@ import json
 import pytest
 
 from app.games.rules import DrawingBoard, IllegalMove
-from app.games.rules.drawing_board import MAX_STROKES, PALETTE
+from app.games.rules.drawing_board import MAX_BOARD_POINTS, MAX_POINTS, MAX_STROKES, PALETTE
 
 game = DrawingBoard()
 
@@ -125,6 +125,26 @@ def test_the_board_holds_at_most_a_thousand_strokes():
     assert caught.value.code == "board_full"
     state, _ = game.apply(state, {"kind": "undo"}, "student")
     assert len(game.apply(state, stroke("one-more"), "therapist")[0]["strokes"]) == MAX_STROKES
+
+
+def test_the_board_holds_at_most_ten_thousand_points():
+    full_line = [[0.5, round(i / MAX_POINTS, 4)] for i in range(MAX_POINTS)]
+    state = game.initial_state("student", 0)
+    for i in range(MAX_BOARD_POINTS // MAX_POINTS):
+        state, _ = game.apply(state, stroke(f"long{i}", points=full_line), "student")
+    assert sum(len(s["points"]) for s in state["strokes"]) == MAX_BOARD_POINTS == 10_000
+    assert {"kind": "stroke"} not in game.legal_moves(state, "therapist")
+    with pytest.raises(IllegalMove) as caught:
+        game.apply(state, stroke("two-points"), "therapist")
+    assert caught.value.code == "board_full" and "clear" in caught.value.message
+    state, _ = game.apply(state, {"kind": "clear"}, "therapist")
+    assert game.apply(state, stroke("two-points"), "therapist")[0]["strokes"][0]["id"] == "two-points"
+
+
+def test_a_stroke_holds_at_most_500_points():
+    with pytest.raises(IllegalMove) as caught:
+        game.apply(game.initial_state("student", 0), stroke(points=[[0.5, 0.5]] * (MAX_POINTS + 1)), "student")
+    assert caught.value.code == "malformed" and "500 points" in caught.value.message
 
 
 def test_legal_moves_lists_the_kinds_each_role_may_use():
