@@ -110,7 +110,8 @@ class RoomNamespace(GuardedNamespace):
         return self._sids.get(sid, {})
 
     def _load_room(self, room_id) -> LiveRoom:
-        if not isinstance(room_id, int) or isinstance(room_id, bool) or room_id <= 0:
+        # Ids are database integers: a bigger number cannot be a room (and SQLite cannot even bind it).
+        if not isinstance(room_id, int) or isinstance(room_id, bool) or not 0 < room_id < 2**31:
             raise SocketRefused("not_found", "We could not find this session.")
         room = db.session.get(LiveRoom, room_id, populate_existing=True)
         if room is None:
