@@ -7,6 +7,19 @@ import secrets
 from flask import Flask, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
+
+#: Every id is a database INTEGER (PostgreSQL's is 32-bit signed).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in URLs, bounded to what an id can be: a larger number matches no route (a 404)
+    instead of reaching the database (SQLite cannot even bind it: a 500)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def client_ip() -> str | None:
