@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.routing import IntegerConverter
@@ -77,7 +77,27 @@ def register_security_headers(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in vals) for key, vals in values.lists())
+
+
+def register_input_guards(app: Flask) -> None:
+    """A NUL character is never meaningful in text a person typed, and PostgreSQL cannot store or
+    even compare it (psycopg raises DataError: a 500). Refuse such a request as a bad request
+    before any view or service sees it."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        if _has_nul(request.args):
+            abort(400)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and (
+                _has_nul(request.form) or any("\x00" in (f.filename or "") for f in request.files.values())):
+            abort(400)
+
+
 def register_errorhandlers(app: Flask) -> None:
+    register_input_guards(app)
+
     def render_error(status: int, title: str, message: str):
         return render_template("errors/error.html", status=status, title=title, message=message), status
 

@@ -315,3 +315,27 @@ def test_roster_with_a_cell_over_the_csv_field_limit_is_refused_plainly(app, wor
         assert ("error", "The file could not be read as CSV. Save it from your spreadsheet as “CSV UTF-8”.") in [
             tuple(flash) for flash in session["_flashes"]]
     assert not diff(before, snapshot(EXCLUDED_TABLES))
+
+
+def test_nul_characters_are_a_bad_request_on_every_post_route(app, world):
+    """Found by the hostile forms on PostgreSQL: a NUL in a school's name was a 500 (PostgreSQL
+    cannot store or compare NUL). NUL in any field, field name, file name or query is now a 400."""
+    fields = _forms_vocabulary()
+    targets = []
+    for endpoint in POST_ENDPOINTS:  # signing in and the matrix's URLs write rows: all of it first
+        client, role = _actor(app, world, endpoint)
+        targets.append((client, role, _token(client, role), _url(world, endpoint)))
+    roster_client, roster_role = _actor(app, world, "districts.roster")
+    roster_token = _token(roster_client, roster_role)
+    before = snapshot(EXCLUDED_TABLES)
+    for client, role, token, url in targets:
+        valid_looking = [("name", "Nul\x00School"), ("timezone", "America/Los_Angeles"), ("csrf_token", token)]
+        for pairs in (valid_looking, [*[(name, "x\x00y") for name in fields], ("csrf_token", token)],
+                      [("na\x00me", "x"), ("csrf_token", token)]):
+            response = client.post(url, data=_encoded(pairs), content_type="application/x-www-form-urlencoded")
+            assert response.status_code == 400, f"{role} POST {url} -> {response.status_code}"
+    response = roster_client.post("/roster", content_type="multipart/form-data", data={
+        "csrf_token": roster_token, "file": (io.BytesIO(CSV_HEADER.encode()), "roster\x00.csv")})
+    assert response.status_code == 400
+    assert roster_client.get("/students?q=%00").status_code == 400
+    assert not diff(before, snapshot(EXCLUDED_TABLES))
