@@ -160,6 +160,13 @@ class TestConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_NAME = "__Host-homeroom"
     SESSION_COOKIE_SECURE = True
+    # Homeroom never sets a "remember me" cookie (login_user without remember); should one ever be
+    # set, it gets the same protection as the session cookie, not Flask-Login's defaults.
+    REMEMBER_COOKIE_NAME = "__Host-homeroom_remember"
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_PATH = "/"
     HSTS_ENABLED = True
     MFA_REQUIRED = _env_bool("MFA_REQUIRED", True)
     MAIL_BACKEND = os.environ.get("MAIL_BACKEND", "smtp")

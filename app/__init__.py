@@ -18,6 +18,9 @@ def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
         template_folder="../templates",
         static_folder="../static",
     )
+    from app.web import IdConverter
+
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.from_object(config_class)
     app.config.update(overrides)
     proxies = int(app.config.get("PROXY_FIX_X_FOR", 0) or 0)

@@ -134,7 +134,15 @@ class GuardedNamespace(Namespace):
 
     def trigger_event(self, event, *args):
         if event in ("connect", "disconnect"):
-            return super().trigger_event(event, *args)
+            # The server's own connect/disconnect run while the socket is pending (not yet, or no
+            # longer, connected). A connected client that *sends* an event named "connect" or
+            # "disconnect" must not re-run them (a second RoomSocket row, or a socket forgotten
+            # while it stays open): it is refused like any unknown event.
+            if not self.server.manager.is_connected(args[0] if args else None, self.namespace):
+                return super().trigger_event(event, *args)
+            message = "This action is not available."
+            self.emit("error", {"code": "unknown_event", "message": message, "event": event}, room=args[0])
+            return {"ok": False, "code": "unknown_event", "message": message}
         # Events run in their socket's reader (async_handlers=False, see create_app): yield to the
         # other sockets first, so a client streaming messages cannot keep the process to itself.
         self.socketio.sleep(0)

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.routing import IntegerConverter
+
+#: Every id is a database INTEGER (PostgreSQL's is 32-bit signed).
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:...>` in URLs, bounded to what an id can be: a larger number matches no route (a 404)
+    instead of reaching the database (SQLite cannot even bind it: a 500)."""
+
+    def __init__(self, map, fixed_digits: int = 0, min: int | None = None, max: int | None = MAX_ID,
+                 signed: bool = False) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
 def client_ip() -> str | None:
@@ -64,7 +77,27 @@ def register_security_headers(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in vals) for key, vals in values.lists())
+
+
+def register_input_guards(app: Flask) -> None:
+    """A NUL character is never meaningful in text a person typed, and PostgreSQL cannot store or
+    even compare it (psycopg raises DataError: a 500). Refuse such a request as a bad request
+    before any view or service sees it."""
+
+    @app.before_request
+    def refuse_nul_characters():
+        if _has_nul(request.args):
+            abort(400)
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and (
+                _has_nul(request.form) or any("\x00" in (f.filename or "") for f in request.files.values())):
+            abort(400)
+
+
 def register_errorhandlers(app: Flask) -> None:
+    register_input_guards(app)
+
     def render_error(status: int, title: str, message: str):
         return render_template("errors/error.html", status=status, title=title, message=message), status
 

@@ -114,6 +114,13 @@ def _text(row: dict, name: str, limit: int = 100) -> str:
 
 
 def _read(text: str) -> tuple[list[str], list[tuple[int, dict]]]:
+    try:
+        return _read_rows(text)
+    except csv.Error:  # e.g. one cell over the csv module's 128 KB field limit
+        raise RosterError("The file could not be read as CSV. Save it from your spreadsheet as “CSV UTF-8”.") from None
+
+
+def _read_rows(text: str) -> tuple[list[str], list[tuple[int, dict]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]

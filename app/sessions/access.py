@@ -148,7 +148,7 @@ class RoomNamespace(GuardedNamespace):
         return self._sids.get(sid, {})
 
     def _load_room(self, room_id) -> LiveRoom:
-        # Ids are 32-bit: a bigger number would overflow the database driver (a crash, not a refusal).
+        # Ids are database integers: a bigger number cannot be a room (and SQLite cannot even bind it).
         if not isinstance(room_id, int) or isinstance(room_id, bool) or not 0 < room_id < 2**31:
             raise SocketRefused("not_found", "We could not find this session.")
         room = db.session.get(LiveRoom, room_id, populate_existing=True)
