@@ -164,7 +164,7 @@ def test_student_joins_and_plays_every_game_by_keyboard_alone(page, student, bas
     student.keyboard.press("Enter")
 
     # Assent: Tab reaches "Yes, I'm ready" before "Not right now" (header first, then the page).
-    expect(student.get_by_role("heading", level=1, name=re.compile(r"^Hi "))).to_be_visible()
+    expect(student.get_by_role("heading", level=1, name=re.compile(r"^Hi!"))).to_be_visible()
     passed = tab_to(student, student.get_by_role("button", name="Yes, I'm ready"))
     assert "Skip to main content" in passed[0], passed
     student.keyboard.press("Enter")
