@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.servers import stop_process
+
 TURNSERVER = shutil.which("turnserver") or "/usr/bin/turnserver"
 LOOPBACK = "127.0.0.1"
 
@@ -80,13 +82,7 @@ class Coturn:
         return "".join(texts)[-6000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
 
 
 LOOPBACK_ONLY_PEER_RULES = [
