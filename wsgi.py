@@ -5,6 +5,7 @@ else is imported, then builds the app. Only this file knows about eventlet or ge
     ASYNC_MODE=gevent gunicorn -k gevent -w 1 wsgi:app   # see docs/DEPLOYMENT.md
 """
 
+import gc
 import os
 
 ASYNC_MODE = os.environ.get("ASYNC_MODE", "eventlet")
@@ -32,7 +33,43 @@ from app.extensions import socketio  # noqa: E402
 
 app = create_app()
 
+# Everything built so far (modules, the app, SQLAlchemy's mappers) lives as long as the process:
+# move it out of the cyclic garbage collector's reach, so a full collection walks only what was
+# made since (sockets, requests). Otherwise each full collection of a loaded server pauses every
+# socket for tens of milliseconds (measured: 12-200 ms; docs/BENCHMARKS.md section 1).
+gc.collect()
+gc.freeze()
+
+#: Connections the kernel queues while the server is busy. socketio.run() keeps eventlet's 50: a
+#: thousand clients reconnecting after a restart overflowed it, and each dropped SYN cost its client
+#: a retransmission 1 s (then 3 s, 7 s) later (docs/BENCHMARKS.md section 5). Capped by somaxconn.
+LISTEN_BACKLOG = 1024
+
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "5000"))
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=ASYNC_MODE == "threading")
+    if ASYNC_MODE == "eventlet":
+        import socket
+
+        import eventlet.wsgi
+
+        from app.sockets import SOCKETIO_PATH
+
+        class Protocol(eventlet.wsgi.HttpProtocol):
+            def handle_one_response(self):
+                # Pages and files, not Socket.IO: TCP_NODELAY. eventlet writes a response through a
+                # 16 KB buffer, and a 16-64 KB page left as a full buffer and a small rest, which
+                # Nagle's algorithm held back until the client's delayed ACK (40 ms). Not on
+                # Socket.IO's connections: with it there, the browser call test failed to connect
+                # in 4 of 5 runs, a race not found yet (docs/BENCHMARKS.md section 4).
+                if not self.path.startswith(SOCKETIO_PATH):
+                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return super().handle_one_response()
+
+        # What socketio.run() does under eventlet (app.wsgi_app is Socket.IO's middleware), with the
+        # backlog and the protocol above.
+        family, *_rest, address = socket.getaddrinfo(host, port)[0]
+        eventlet.wsgi.server(eventlet.listen(address, family, backlog=LISTEN_BACKLOG), app, log_output=False,
+                             protocol=Protocol)
+    else:
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=ASYNC_MODE == "threading")

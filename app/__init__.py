@@ -12,7 +12,9 @@ from config import Config, config_from_env
 def create_app(config_class: type[Config] | None = None, **overrides) -> Flask:
     config_class = config_class or config_from_env()
     config_class.validate()
-    app = Flask(
+    from app.sockets import HomeroomFlask
+
+    app = HomeroomFlask(
         __name__,
         instance_path=str(__import__("config").INSTANCE_DIR),
         template_folder="../templates",

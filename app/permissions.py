@@ -528,7 +528,13 @@ def can_control_games(actor, room, now: datetime | None = None) -> bool:
     """Choosing, starting, resetting, pausing and ending activities, and locking the student's
     input: the room's therapist only."""
     now = now or utcnow()
-    return can_play_games(actor, room, now) and room_role(actor, room, now) == "therapist"
+    return can_play_games(actor, room, now) and controls_games(room_role(actor, room, now))
+
+
+def controls_games(role: str | None) -> bool:
+    """Whether this room role controls the games (the second half of can_control_games), for a
+    socket whose namespace has just checked can_play_games for the same event and room role."""
+    return role == "therapist"
 
 
 def can_view_mood_trend(actor, student, now: datetime | None = None) -> bool:

@@ -20,9 +20,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from flask import current_app, request
+from flask import Flask, current_app, request
+from flask.ctx import RequestContext
+from flask.sessions import SessionMixin
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, Namespace, emit
 from jsonschema import Draft202012Validator
@@ -30,6 +33,80 @@ from jsonschema import Draft202012Validator
 from app.extensions import db
 
 log = logging.getLogger("homeroom.sockets")
+
+#: Flask-SocketIO pushes a request context built from the socket's handshake environ for every
+#: event; that environ's path is Socket.IO's (HTTP requests to it never reach Flask's views).
+SOCKETIO_PATH = "/socket.io"
+
+class _HandshakeSession(SessionMixin):
+    """The Flask session of a Socket.IO event (the signed cookie of the socket's handshake),
+    decoded when first read or written, not when the event's context is pushed."""
+
+    modified = False
+
+    def __init__(self, open_session: Callable[[], SessionMixin]) -> None:
+        self._open = open_session
+        self._opened: SessionMixin | None = None
+
+    def _session(self) -> SessionMixin:
+        if self._opened is None:
+            self._opened = self._open()
+        return self._opened
+
+    @property
+    def permanent(self) -> bool:
+        return self._session().permanent
+
+    def __getitem__(self, key):
+        return self._session()[key]
+
+    def __setitem__(self, key, value) -> None:
+        self._session()[key] = value
+        self.modified = True
+
+    def __delitem__(self, key) -> None:
+        del self._session()[key]
+        self.modified = True
+
+    def __iter__(self):
+        return iter(self._session())
+
+    def __len__(self) -> int:
+        return len(self._session())
+
+
+def _open_session(app: Flask, request) -> SessionMixin:
+    interface = app.session_interface
+    return interface.open_session(app, request) or interface.make_null_session(app)
+
+
+class SocketEventContext(RequestContext):
+    """The request context Flask-SocketIO pushes for each Socket.IO event, made cheaper:
+
+    * no URL matching: an event is never dispatched to a view, and matching the Socket.IO path
+      raised a NotFound whose traceback tied the context into a reference cycle, so every event
+      left ~70 objects for the cyclic garbage collector (whose full collections then paused every
+      socket for tens of milliseconds; docs/BENCHMARKS.md section 1). `url_for` still works.
+    * the Flask session (the signed cookie of the handshake) is decoded when first used, as
+      before, but not on every push: a move never reads it (its authorization is `standing()`'s);
+      connects and full checks do. Nothing is cached: each event that reads it decodes it anew.
+    """
+
+    def __init__(self, app: Flask, environ: dict, request=None, session: SessionMixin | None = None) -> None:
+        super().__init__(app, environ, request, session)
+        if session is None:
+            # Bound to the app and the request, not to this context (that would be a cycle again).
+            self._session = _HandshakeSession(partial(_open_session, app, self.request))
+
+    def match_request(self) -> None:
+        """Flask's documented hook: nothing to match (see the class docstring)."""
+
+
+class HomeroomFlask(Flask):
+    def request_context(self, environ: dict) -> RequestContext:
+        if environ.get("PATH_INFO", "").startswith(SOCKETIO_PATH):
+            return SocketEventContext(self, environ)
+        return super().request_context(environ)
 
 
 @dataclass
@@ -86,7 +163,9 @@ class GuardedNamespace(Namespace):
 
     def __init__(self, namespace: str):
         super().__init__(namespace)
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        # Per socket: {event: its rate-limit bucket}, made on the socket's first event of each name,
+        # and its flood strikes; both dropped with the socket (one dict lookup, not a scan of all).
+        self._buckets: dict[str, dict[str, _Bucket]] = {}
         self._strikes: dict[str, _Bucket] = {}
 
     # -- to implement ----------------------------------------------------------------------
@@ -123,8 +202,7 @@ class GuardedNamespace(Namespace):
             raise ConnectionRefusedError(refused.message, {"code": refused.code, "message": refused.message}) from None
 
     def on_disconnect(self, reason=None):
-        for key in [k for k in self._buckets if k[0] == request.sid]:
-            self._buckets.pop(key, None)
+        self._buckets.pop(request.sid, None)
         self._strikes.pop(request.sid, None)
         try:
             self.disconnected(reason)
@@ -154,9 +232,21 @@ class GuardedNamespace(Namespace):
         emit("error", {"code": code, "message": message, "event": event})
         return {"ok": False, "code": code, "message": message}
 
+    def _bucket(self, event: str, burst: int) -> _Bucket:
+        """This socket's rate-limit bucket for `event` (full when first used)."""
+        buckets = self._buckets.get(request.sid)
+        if buckets is None:
+            buckets = self._buckets[request.sid] = {}
+        bucket = buckets.get(event)
+        if bucket is None:
+            bucket = buckets[event] = _Bucket(burst)
+        return bucket
+
     def _flooding(self, event: str) -> dict | None:
         """Count a cheap refusal against this socket; past FLOOD_STRIKES, disconnect it."""
-        strikes = self._strikes.setdefault(request.sid, _Bucket(FLOOD_STRIKES))
+        strikes = self._strikes.get(request.sid)
+        if strikes is None:
+            strikes = self._strikes[request.sid] = _Bucket(FLOOD_STRIKES)
         if strikes.take(1.0, FLOOD_STRIKES):
             return None
         log.warning("socket disconnected: flooding", extra={"namespace": self.namespace})
@@ -178,7 +268,7 @@ class GuardedNamespace(Namespace):
             return (self._flooding(str(event)[:40])
                     or self._refuse("unknown_event", "This action is not available.", str(event)[:40]))
         # One bucket per socket and event: a burst of ICE candidates must not use up the chat's.
-        bucket = self._buckets.setdefault((request.sid, event), _Bucket(spec.burst))
+        bucket = self._bucket(event, spec.burst)
         if not bucket.take(spec.rate, spec.burst):
             return self._flooding(event) or self._refuse("rate_limited", "Slow down a little and try again.", event)
         payload = args[0] if args else None

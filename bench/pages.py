@@ -6,7 +6,9 @@ For each size: a freshly migrated SQLite file, `generate(N)` in-process (with a 
 hash so signing in is quick; the generator is otherwise unchanged), the real server, the district
 admin and the first therapist signed in over HTTP. Each page: 3 warm-up requests, then
 BENCH_PAGE_REQUESTS (default 30) sequential requests for p50/p95, then the same number spread
-over 4 client threads for requests per second. Bounded: at most 2 x 4 x (3 + 2 x 30) requests.
+over 4 client threads for requests per second. Bounded: at most 2 x 6 x (3 + 2 x 30) requests.
+`/caseloads` is measured on its first page and on a page halfway down its list (`?after=` the
+middle student: keyset pages cost the same wherever they are).
 
     python -m bench pages
     BENCH_STUDENTS=1000,5000 python -m bench pages
@@ -109,8 +111,17 @@ def _time_tables(district, kind: str, students: int) -> None:
             best = min(best, time.perf_counter() - started)
         return best * 1000
 
+    from app.districts import rollups
+
+    def sessions_cold():
+        rollups.bump(db.session, [district.id])  # as an appointment change does (timed with it: one UPDATE)
+        dashboards.sessions_table(district.id, start, end, school=None, names=names)
+        db.session.commit()
+
     timings = {
-        "sessions table": lambda: dashboards.sessions_table(district.id, start, end, school=None, names=names),
+        "sessions table, cold": sessions_cold,
+        "sessions table, stored": lambda: dashboards.sessions_table(district.id, start, end, school=None,
+                                                                    names=names),
         "consent counts (direct)": lambda: dashboards.consent_counts(district.id, now),
         "caseload counts (direct)": lambda: dashboards.district_caseload_counts(district.id, now.date()),
         "next consent instant": lambda: dashboards.consent_changes_next(district.id, now),
@@ -127,8 +138,24 @@ def _time_tables(district, kind: str, students: int) -> None:
           f"{_best_ms(lambda: dashboards.build(district, start=start, end=end, now=now)):>8.1f} ms", flush=True)
 
 
+def _middle_of_caseloads(admin_email: str) -> int:
+    """The id of the student halfway down the caseloads page's list (students without a therapist):
+    a cursor for a page in the middle of the list."""
+    from sqlalchemy import func, select
+
+    from app.auth.models import User
+    from app.districts import queries
+    from app.extensions import db
+
+    admin = db.session.scalar(select(User).where(User.email == admin_email))
+    listed = queries.caseload_students_query(admin)
+    total = db.session.scalar(select(func.count()).select_from(listed.subquery()))
+    return db.session.scalar(listed.with_only_columns(queries.Student.id).offset(total // 2).limit(1))
+
+
 def _measure_cold(http: requests.Session, url: str, database_url: str, n: int) -> dict:
-    """The dashboard right after a change: its snapshot discarded (outside the timed request) before each view."""
+    """The dashboard right after a change: its snapshots (consent and caseloads, session sums) discarded
+    (outside the timed request) before each view."""
     from sqlalchemy import create_engine, text
 
     engine = create_engine(database_url)
@@ -137,6 +164,7 @@ def _measure_cold(http: requests.Session, url: str, database_url: str, n: int) -
         for _ in range(n):
             with engine.begin() as conn:
                 conn.execute(text("UPDATE dashboard_snapshots SET generation = generation + 1, figures = NULL"))
+                conn.execute(text("UPDATE session_totals_snapshots SET generation = generation + 1, totals = NULL"))
             started = time.perf_counter()
             r = http.get(url, timeout=60)
             samples.append(time.perf_counter() - started)
@@ -166,6 +194,7 @@ def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
         with app.app_context():
             result = generate(students, seed=2026, password_hash=cheap_password_hash(PASSWORD))
             admin_email = result.admin_email
+            middle = _middle_of_caseloads(admin_email)
             therapist_email = admin_email.replace("admin.", "therapist1.")
             counts = result.counts
             print(f"pages ({kind}): {students} students generated in {result.seconds:.1f} s: {counts}", flush=True)
@@ -176,7 +205,8 @@ def run_size(students: int, n: int, pg_server: str | None = None) -> dict:
         sessions = {"therapist": _sign_in(server.base_url, therapist_email),
                     "district_admin": _sign_in(server.base_url, admin_email)}
         out = {}
-        for who, path, label in PAGES:
+        pages = [*PAGES, ("district_admin", f"/caseloads?after={middle}", "caseloads, middle page")]
+        for who, path, label in pages:
             out[label] = _measure(sessions[who], server.base_url + path, n)
             r = out[label]
             print(f"{kind:<10} {students:>7} {label:<22} p50 {r['p50']:>8.1f} ms  p95 {r['p95']:>8.1f} ms  "

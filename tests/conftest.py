@@ -189,6 +189,31 @@ def app(app_config):
         db.engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _client_sockets_closed(monkeypatch):
+    """Every `requests.Session` a test opens (its own, or a helper's such as
+    tests/integration/faults/helpers.py `sign_in`) is closed when the test ends, and so is every
+    Engine.IO client still connected. Left open, a socket to a server the test has stopped is
+    closed by the garbage collector in some later test, whose ResourceWarning then fails that
+    innocent test."""
+    import requests
+    from engineio import base_client
+
+    opened: list = []
+    original = requests.Session.__init__
+
+    def opening(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(requests.Session, "__init__", opening)
+    yield
+    for client in list(base_client.connected_clients):
+        client.disconnect(abort=True)
+    for http in opened:
+        http.close()
+
+
 @pytest.fixture
 def make_app():
     """Build another app (a different config) whose database connections are closed at teardown.

@@ -19,7 +19,11 @@ STAFF_ROLES = ("district_admin", "school_admin", "therapist")
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("district_id", "source_id"),)
+    __table_args__ = (
+        UniqueConstraint("district_id", "source_id"),
+        # A district's active therapists (or staff of one role) by name, without sorting its guardians.
+        Index("ix_users_district_role_active_name", "district_id", "role", "active", "name", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[str | None] = mapped_column(String(64))  # the roster system's sourcedId (guardians)

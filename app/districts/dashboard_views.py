@@ -51,9 +51,23 @@ def _build(school: School | None) -> dashboards.Dashboard:
 
 
 def _render(board: dashboards.Dashboard):
-    charts = [t.chart_data() for t in board.tables]
-    return render_template("districts/dashboard.html", board=board, charts=charts,
-                           schools=[] if board.school else current_user.district.schools)
+    """A school dashboard whole; a district dashboard one page of schools (by name) at a time, with the
+    district's totals and CSV files over every school."""
+    page = None if board.school else board.school_page(request.args.get("schools_page", 1, type=int) or 1)
+    shown = None if page is None else page.ids
+    dates = {"start": board.start.isoformat(), "end": board.end.isoformat()}
+    links = {} if page is None else {
+        school_id: url_for("districts.school_dashboard", school_id=school_id, **dates) for school_id in page.ids}
+    charts, rows = [], {}
+    for table in board.tables:
+        shown_rows = table.rows_of(shown)
+        charts.append(table.chart_data(shown_rows))
+        first, *numbers = [key for key, _label in table.columns]
+        # (link to the school's dashboard or None, the row's label, its numbers): the template only prints
+        rows[table.key] = [(links.get(row.get("school_id")), row[first], [row[k] for k in numbers])
+                           for row in shown_rows]
+    return render_template("districts/dashboard.html", board=board, charts=charts, rows=rows, page=page,
+                           dates=dates)
 
 
 def _export(board: dashboards.Dashboard, table_key: str, prefix: str):

@@ -27,7 +27,7 @@ from app.consent.models import OPEN_STATUSES, ConsentGrant, ConsentRequest
 from app.consent.queries import EXPIRING_WITHIN
 from app.districts import snapshots
 from app.districts.models import CaseloadAssignment, District, School, Student
-from app.districts.rollups import COUNTERS, SessionDayTotal
+from app.districts.rollups import COUNTERS, SessionDayTotal, cached_sums
 from app.extensions import db
 from app.scheduling.models import Appointment
 
@@ -59,14 +59,21 @@ class Table:
         keys = [k for k, _ in self.columns]
         return [[row.get(k, "") for k in keys] for row in [*self.rows, self.totals()]]
 
-    def chart_data(self) -> dict:
+    def rows_of(self, school_ids: set[int] | None) -> list[dict]:
+        """The rows of these schools (a district dashboard's page), or every row (None)."""
+        if school_ids is None:
+            return self.rows
+        return [r for r in self.rows if r.get("school_id") in school_ids]
+
+    def chart_data(self, rows: list[dict] | None = None) -> dict:
         labels = {k: v for k, v in self.columns}
+        rows = self.rows if rows is None else rows
         return {
             "id": self.key,
             "type": self.chart.get("type", "bar"),
             "stacked": self.chart.get("stacked", False),
-            "labels": [str(r[self.columns[0][0]]) for r in self.rows],
-            "datasets": [{"label": labels[k], "data": [r.get(k) or 0 for r in self.rows]}
+            "labels": [str(r[self.columns[0][0]]) for r in rows],
+            "datasets": [{"label": labels[k], "data": [r.get(k) or 0 for r in rows]}
                          for k in self.chart.get("series", [])],
         }
 
@@ -96,13 +103,18 @@ def _int(value) -> int:
 
 
 def _district_sessions(district_id: int, start: date, end: date) -> list[tuple]:
-    """Per school, from the per-day rollup (app/districts/rollups.py): ~200 rows per school a year."""
+    """Per school, from the per-day rollup (app/districts/rollups.py): ~200 rows per school a year,
+    summed once per change of the district's sessions and range (rollups.cached_sums)."""
     t = SessionDayTotal
-    return db.session.execute(
-        select(t.school_id, *(func.sum(getattr(t, c)) for c in COUNTERS))
-        .where(t.district_id == district_id, t.local_date >= start, t.local_date <= end)
-        .group_by(t.school_id)
-    ).all()
+
+    def compute():
+        return db.session.execute(
+            select(t.school_id, *(func.sum(getattr(t, c)) for c in COUNTERS))
+            .where(t.district_id == district_id, t.local_date >= start, t.local_date <= end)
+            .group_by(t.school_id)
+        ).all()
+
+    return cached_sums(district_id, start, end, compute)
 
 
 def _school_sessions(school: School, start: date, end: date) -> list[tuple]:
@@ -138,7 +150,7 @@ def sessions_table(district_id: int, start: date, end: date, *, school: School |
     for key, scheduled, delivered, no_show, cancelled_n, planned, minutes in found:
         rows.append({"name": names.get(key, f"#{key}"), "scheduled": _int(scheduled), "delivered": _int(delivered),
                      "no_shows": _int(no_show), "cancelled": _int(cancelled_n), "minutes_planned": _int(planned),
-                     "minutes_delivered": _int(minutes)})
+                     "minutes_delivered": _int(minutes), **({} if school else {"school_id": key})})
     rows = [r for r in rows if r["scheduled"]]  # a day whose sessions all moved away leaves zero totals
     rows.sort(key=lambda r: r["name"])
     return Table(
@@ -153,7 +165,8 @@ def minutes_table(sessions: Table) -> Table:
     columns = [sessions.columns[0], ("minutes_planned", "Minutes planned"), ("minutes_delivered", "Minutes delivered"),
                ("percent", "Delivered (% of planned)")]
     rows = [{**{k: r[k] for k, _ in columns[:3]},
-             "percent": round(100 * r["minutes_delivered"] / r["minutes_planned"]) if r["minutes_planned"] else 0}
+             "percent": round(100 * r["minutes_delivered"] / r["minutes_planned"]) if r["minutes_planned"] else 0,
+             **({"school_id": r["school_id"]} if "school_id" in r else {})}
             for r in sessions.rows]
     table = Table("minutes", "Minutes delivered against planned", columns, rows,
                   {"type": "bar", "series": ["minutes_planned", "minutes_delivered"]})
@@ -229,7 +242,8 @@ def consent_table(district_id: int, now: datetime, *, school: School | None, nam
     for key, students, active, expiring, pending_n in counts:
         label = f"Grade {key}" if school else names.get(key, f"#{key}")
         rows.append({"name": label, "students": students, "active": active, "expiring": expiring,
-                     "pending": pending_n, "missing": students - active - pending_n})
+                     "pending": pending_n, "missing": students - active - pending_n,
+                     **({} if school else {"school_id": key})})
     rows.sort(key=lambda r: r["name"])
     return Table(
         "consent", "Consent coverage today",
@@ -290,7 +304,7 @@ def caseload_table(district_id: int, today: date, *, school: School | None, name
     for school_id, students, on_caseload, n_therapists in counts:
         rows.append({"name": names.get(school_id, f"#{school_id}"), "therapists": n_therapists,
                      "on_caseload": on_caseload, "unassigned": students - on_caseload,
-                     "average": round(on_caseload / n_therapists, 1) if n_therapists else 0})
+                     "average": round(on_caseload / n_therapists, 1) if n_therapists else 0, "school_id": school_id})
     rows.sort(key=lambda r: r["name"])
     return Table("caseloads", "Caseloads today",
                  [("name", "School"), ("therapists", "Therapists with a caseload"),
@@ -321,15 +335,40 @@ def district_figures(district_id: int, now: datetime) -> tuple[dict, bool]:
     return figures, True
 
 
+#: School rows per page of the district dashboard (its totals and CSV files cover every school).
+SCHOOLS_PER_PAGE = 25
+
+
 @dataclass
 class Dashboard:
     start: date
     end: date
     school: School | None
     tables: list[Table]
+    schools: list[tuple[int, str]] = field(default_factory=list)  # the district's (id, name), by name
 
     def table(self, key: str) -> Table:
         return next(t for t in self.tables if t.key == key)
+
+    def school_page(self, page: int, per_page: int = SCHOOLS_PER_PAGE) -> SchoolPage:
+        """The schools of one page of a district dashboard (pages by school name, from 1)."""
+        pages = max(1, -(-len(self.schools) // per_page))
+        page = min(max(page, 1), pages)
+        shown = self.schools[(page - 1) * per_page:page * per_page]
+        return SchoolPage(page, pages, len(self.schools), shown, (page - 1) * per_page)
+
+
+@dataclass
+class SchoolPage:
+    page: int
+    pages: int
+    total: int
+    schools: list[tuple[int, str]]
+    offset: int
+
+    @property
+    def ids(self) -> set[int]:
+        return {school_id for school_id, _name in self.schools}
 
 
 def build(district: District, *, start: date, end: date, now: datetime, school: School | None = None) -> Dashboard:
@@ -337,7 +376,9 @@ def build(district: District, *, start: date, end: date, now: datetime, school: 
 
     The district dashboard's consent and caseload tables come from the district's snapshot; a
     recomputation is written in the session's transaction, which the caller commits."""
-    names = dict(db.session.execute(select(School.id, School.name).where(School.district_id == district.id)).all())
+    schools = [tuple(r) for r in db.session.execute(
+        select(School.id, School.name).where(School.district_id == district.id).order_by(School.name, School.id))]
+    names = dict(schools)
     sessions = sessions_table(district.id, start, end, school=school, names=names)
     consent = caseloads = None
     if school is None:  # a whole district: from its snapshot, when no change or instant has outdated it
@@ -348,5 +389,5 @@ def build(district: District, *, start: date, end: date, now: datetime, school: 
         minutes_table(sessions),
         consent_table(district.id, now, school=school, names=names, counts=consent),
         caseload_table(district.id, now.date(), school=school, names=names, counts=caseloads),
-    ])
+    ], [] if school else schools)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from app.auth.models import User
@@ -156,6 +156,74 @@ def caseload_students_query(actor: User, *, school_id: int | None = None, search
                                                           _open_on(day or utcnow().date())).exists()
         query = query.where(~on_caseload)
     return query
+
+
+CASELOAD_ORDER = (Student.school_id, Student.last_name, Student.first_name, Student.id)
+
+
+@dataclass
+class KeysetPage:
+    """One page of an ordered list, found from a row's key instead of an offset and a total count."""
+
+    items: list
+    has_prev: bool
+    has_next: bool
+
+    @property
+    def first_id(self) -> int | None:
+        return self.items[0].id if self.items else None
+
+    @property
+    def last_id(self) -> int | None:
+        return self.items[-1].id if self.items else None
+
+
+def caseload_students_page(actor: User, *, per_page: int, after: int | None = None, before: int | None = None,
+                           school_id: int | None = None, search: str | None = None, unassigned_only: bool = True,
+                           day: date | None = None) -> KeysetPage:
+    """The page of caseload_students_query after (or before) the student `after` (`before`).
+
+    Keyset pagination: the cursor's key (school, last name, first name, id) starts a walk of
+    ix_students_district_school_name, so a page costs the same on the first page and the last, and
+    no view counts every student of the district. The cursor is a student id (no names in URLs or
+    logs), looked up among the students the actor may see; any other id means the first page. Three to five
+    queries whatever the size: the cursor, the page (one row more than shown), and a probe for a row
+    on the other side; a page after the cursor that has become empty shows the page ending with it.
+    """
+    def query():
+        return caseload_students_query(actor, school_id=school_id, search=search, unassigned_only=unassigned_only,
+                                       day=day)
+
+    cursor_id = after if after is not None else before
+    key = None
+    if cursor_id is not None:
+        key = db.session.execute(_visible_students(select(*CASELOAD_ORDER).where(Student.id == cursor_id), actor,
+                                                   school_id=None, search=None)).first()
+    position = tuple_(*CASELOAD_ORDER)
+    if key is None:
+        rows = list(db.session.scalars(query().limit(per_page + 1)))
+        return KeysetPage(rows[:per_page], False, len(rows) > per_page)
+    if after is not None:
+        rows = list(db.session.scalars(query().where(position > tuple_(*key)).limit(per_page + 1)))
+        if rows:
+            edge = tuple(getattr(rows[0], c.key) for c in CASELOAD_ORDER)
+            return KeysetPage(rows[:per_page], _any(query().where(position < tuple_(*edge))), len(rows) > per_page)
+        # Nothing after the cursor any more (e.g. the last page's students were all assigned): the page
+        # that ends with it.
+    backwards = query().order_by(None).order_by(*(c.desc() for c in CASELOAD_ORDER))
+    bound = position <= tuple_(*key) if after is not None else position < tuple_(*key)
+    rows = list(db.session.scalars(backwards.where(bound).limit(per_page + 1)))
+    if len(rows) <= per_page:  # back at the start: show a full first page
+        first = list(db.session.scalars(query().limit(per_page + 1)))
+        return KeysetPage(first[:per_page], False, len(first) > per_page)
+    items = rows[:per_page][::-1]
+    has_next = after is None and _any(
+        query().where(position > tuple_(*(getattr(items[-1], c.key) for c in CASELOAD_ORDER))))
+    return KeysetPage(items, True, has_next)
+
+
+def _any(query) -> bool:
+    return db.session.scalar(select(query.with_only_columns(Student.id).limit(1).exists())) or False
 
 
 def therapists_serving(actor: User, school_ids: set[int]) -> list[User]:

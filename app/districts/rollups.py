@@ -12,6 +12,14 @@ cancelling, attendance, consent flags). Old values are read back from the databa
 ORM's attribute history, which may not hold them). Bulk Core inserts that bypass the ORM
 (`seed-load`) call `rebuild()` afterwards; `flask rebuild-dashboard-totals` does the same for a
 repair. `direct_totals()` is the reference aggregate over appointments, used by rebuild and tests.
+
+`SessionTotalsSnapshot` keeps one district's per-school sums over one date range (what the district
+dashboard asks for: the school year to date), so a warm dashboard reads one row instead of summing
+~8,000 day rows (100 schools x 80 school days). It is the rollup's own cache: `apply_deltas` and
+`rebuild` bump the district's `generation` in the same statement sequence as they change day rows,
+and a stored sum is used only at the generation it was computed at and for the same range. The sums
+of a fixed range do not change with the clock (the range's end is part of the key), so there is no
+expiry instant.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, case, delete, event, func, insert, select
+from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, case, delete, event, func, insert, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.extensions import db
@@ -43,6 +51,63 @@ class SessionDayTotal(db.Model):
     cancelled: Mapped[int] = mapped_column(Integer, default=0)
     minutes_planned: Mapped[int] = mapped_column(Integer, default=0)
     minutes_delivered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class SessionTotalsSnapshot(db.Model):
+    """Per-school sums of one district's day rows over [range_start, range_end], as of generation `computed_generation`."""
+
+    __tablename__ = "session_totals_snapshots"
+
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)  # bumped by every change of the district's days
+    computed_generation: Mapped[int | None] = mapped_column(Integer)
+    range_start: Mapped[date | None] = mapped_column(Date)
+    range_end: Mapped[date | None] = mapped_column(Date)
+    totals: Mapped[list | None] = mapped_column(JSON)  # [[school_id, *COUNTERS], ...]
+
+
+def _upsert(connection):
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert
+    return upsert
+
+
+def bump(session: Session, district_ids) -> None:
+    """Outdate the stored sums of `district_ids` (None: every district) in the session's transaction."""
+    from app.districts.models import District
+
+    connection = session.connection()
+    if district_ids is None:
+        district_ids = connection.execute(select(District.id)).scalars().all()
+    table = SessionTotalsSnapshot.__table__
+    statement = _upsert(connection)(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["district_id"],
+        set_={"generation": table.c.generation + 1, "totals": None, "computed_generation": None})
+    for district_id in sorted(set(district_ids)):  # key order: lock order
+        connection.execute(statement, {"district_id": district_id, "generation": 1})
+
+
+def cached_sums(district_id: int, start: date, end: date, compute) -> list[tuple]:
+    """The district's per-school sums over [start, end]: stored ones when still true, else `compute()`,
+    stored (in the caller's transaction; the caller commits) unless a change bumped the generation
+    since it was read."""
+    table = SessionTotalsSnapshot.__table__
+    stored = db.session.execute(select(table).where(table.c.district_id == district_id)).first()
+    if (stored is not None and stored.totals is not None and stored.computed_generation == stored.generation
+            and stored.range_start == start and stored.range_end == end):
+        return [tuple(r) for r in stored.totals]
+    read_generation = stored.generation if stored is not None else 0  # read before computing
+    found = [tuple(int(round(v or 0)) if i else v for i, v in enumerate(r)) for r in compute()]
+    values = {"computed_generation": read_generation, "range_start": start, "range_end": end,
+              "totals": [list(r) for r in found]}
+    connection = db.session.connection()
+    statement = _upsert(connection)(table).values(district_id=district_id, generation=read_generation, **values)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=["district_id"], set_=values, where=table.c.generation == read_generation))
+    return found
 
 
 def contribution(*, status, attendance, minutes_delivered, starts_at, ends_at) -> tuple[int, ...]:
@@ -100,17 +165,14 @@ def apply_deltas(session: Session, deltas: dict) -> None:
     if not rows:
         return
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as upsert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as upsert
     table = SessionDayTotal.__table__
-    statement = upsert(table)
+    statement = _upsert(connection)(table)
     statement = statement.on_conflict_do_update(
         index_elements=["district_id", "school_id", "local_date"],
         set_={name: table.c[name] + statement.excluded[name] for name in COUNTERS})
     for row in rows:  # a flush touches few days; one statement each keeps the upsert portable
         connection.execute(statement, row)
+    bump(session, {row["district_id"] for row in rows})
 
 
 event.listen(Session, "before_flush", _before_flush)
@@ -166,6 +228,7 @@ def rebuild(district_id: int | None = None) -> int:
     if district_id is not None:
         wipe = wipe.where(t.c.district_id == district_id)
     db.session.execute(wipe)
+    bump(db.session, None if district_id is None else [district_id])
     result = db.session.execute(
         insert(t).from_select(["district_id", "school_id", "local_date", *COUNTERS], direct_totals_query(district_id)))
     return result.rowcount or 0

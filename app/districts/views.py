@@ -195,25 +195,47 @@ def _per_page() -> int:
     return value if value in PER_PAGE_CHOICES else PAGE_SIZE
 
 
+#: The caseloads page's own query arguments: kept across its pages and after an assignment.
+CASELOAD_ARGS = ("school", "q", "show", "per_page", "therapists_page")
+
+
+def _caseload_args(source) -> dict:
+    """The caseloads page's arguments from `source` (request.args, or the form's copy of them), parsed
+    and bounded as the page reads them; unknown keys are dropped (the result builds a local URL)."""
+    args = {}
+    for key in CASELOAD_ARGS:
+        value = (source.get(key) or "").strip()
+        if key == "q":
+            value = value[:100]
+        elif key == "show":
+            value = "all" if value == "all" else ""
+        elif not value.isdigit():
+            value = ""
+        if value:
+            args[key] = value
+    return args
+
+
 @bp.route("/caseloads")
 @requires(permissions.can_manage_caseloads)
 def caseloads():
-    school_id = request.args.get("school", type=int)
+    args = _caseload_args(request.args)
+    school_id = int(args["school"]) if "school" in args else None
     per_page = _per_page()
     sizes_page = db.paginate(queries.therapists_query(current_user), page=request.args.get("therapists_page", 1, type=int) or 1,
                              per_page=per_page, error_out=False)
     sizes = queries.caseload_counts(sizes_page.items)
-    query = queries.caseload_students_query(current_user, school_id=school_id,
-                                            search=(request.args.get("q") or "").strip()[:100] or None,
-                                            unassigned_only=request.args.get("show") != "all")
-    page = db.paginate(query, page=_page(), per_page=per_page, error_out=False)
+    page = queries.caseload_students_page(
+        current_user, per_page=per_page, after=request.args.get("after", type=int),
+        before=request.args.get("before", type=int), school_id=school_id, search=args.get("q"),
+        unassigned_only=args.get("show") != "all")
     current = queries.current_therapist_names([s.id for s in page.items])
     # Only therapists who serve a school of the students listed can take them (assign_caseload
     # checks it): the choice stays short however many therapists the district has.
     therapists = queries.therapists_serving(current_user, {s.school_id for s in page.items})
     return render_template("districts/caseloads.html", sizes=sizes, sizes_page=sizes_page, page=page, current=current,
                            schools=queries.visible_schools(current_user), school_id=school_id,
-                           therapists=therapists, show=request.args.get("show", ""), per_page=per_page,
+                           therapists=therapists, show=args.get("show", ""), per_page=per_page, args=args,
                            per_page_choices=PER_PAGE_CHOICES, confirm_form=ConfirmForm())
 
 
@@ -232,7 +254,7 @@ def assign_caseloads():
             if therapist_value.isdigit() else None
         if therapist is None:
             flash("Choose a therapist, or “No therapist” to unassign.", "error")
-            return redirect(url_for("districts.caseloads"))
+            return redirect(_back_to_caseloads())
     students = db.session.scalars(select(Student).where(
         Student.id.in_(ids), Student.district_id == current_user.district_id)).all()
     allowed = [s for s in students if permissions.can_assign_student(current_user, s)]
@@ -248,7 +270,18 @@ def assign_caseloads():
             flash(f"{result['changed']} student(s) now with {who}; {result['unchanged']} already were.", "success")
     if request.form.get("back") == "student" and len(ids) == 1:
         return redirect(url_for("districts.student", student_id=ids[0]))
-    return redirect(url_for("districts.caseloads"))
+    return redirect(_back_to_caseloads())
+
+
+def _back_to_caseloads() -> str:
+    """The caseloads view the form was sent from (its filters and page), built from its parsed arguments."""
+    view = _caseload_args(request.form)
+    for key in ("after", "before"):
+        value = request.form.get(key, "")
+        if value.isdigit():
+            view[key] = value
+            break
+    return url_for("districts.caseloads", **view)
 
 
 # Routes of the other district pages register on this blueprint (split to keep modules small).

@@ -108,8 +108,10 @@ class GamesNamespace(RoomNamespace):
     def _controller(self):
         """(room, actor, now) for a therapist control, re-authorized in full now."""
         now = utcnow()
-        room, actor, _role = self.current(now)  # runs authorize_room: the can_play_games checks, once
-        if not permissions.can_control_games(actor, room, now):
+        # current() runs authorize_room (the can_play_games checks) for the role it returns: with
+        # controls_games, that is permissions.can_control_games without evaluating it all twice.
+        room, actor, role = self.current(now)
+        if not permissions.controls_games(role):
             raise SocketRefused("therapist_only", "Only the therapist can do that.")
         return room, actor, now
 

@@ -85,7 +85,8 @@ def current_game(room_id: int) -> GameSession | None:
 
 def saved_game(room_id: int) -> SavedGame | None:
     """The room's game that has not ended, as saved (one indexed read, no ORM identity map)."""
-    row = db.session.execute(_SAVED_GAME, {"room_id": room_id}).one_or_none()
+    # Core statements on the session's connection (its transaction), without the ORM's layer.
+    row = db.session.connection().execute(_SAVED_GAME, {"room_id": room_id}).one_or_none()
     return SavedGame(*row) if row is not None else None
 
 
@@ -295,7 +296,7 @@ def apply_move(room, role: str, version: Any, move_id: Any, move: Any, now: date
     except IllegalMove as refused:
         raise GameError(refused.code, refused.message) from None
     recent = ([*(game.recent_move_ids or []), move_id])[-RECENT_MOVE_IDS:]
-    saved = db.session.execute(_SAVE_MOVE, {"game_id": game.id, "made_on": version, "new_state": new_state,
+    saved = db.session.connection().execute(_SAVE_MOVE, {"game_id": game.id, "made_on": version, "new_state": new_state,
                                             "new_version": version + 1, "new_move_ids": recent})
     if saved.rowcount != 1:
         db.session.rollback()

@@ -28,7 +28,8 @@ from typing import Any
 from flask import request, session
 from flask_login import current_user
 from flask_socketio import join_room
-from sqlalchemy import bindparam, delete, exists, select
+from sqlalchemy import bindparam, delete, exists, insert, select
+from sqlalchemy.orm import joinedload
 
 from app.db_types import utcnow
 from app.extensions import db, socketio
@@ -151,7 +152,8 @@ class RoomNamespace(GuardedNamespace):
         # Ids are database integers: a bigger number cannot be a room (and SQLite cannot even bind it).
         if not isinstance(room_id, int) or isinstance(room_id, bool) or not 0 < room_id < 2**31:
             raise SocketRefused("not_found", "We could not find this session.")
-        room = db.session.get(LiveRoom, room_id, populate_existing=True)
+        # With its student: every check of a room reads the student's record (is it active?).
+        room = db.session.get(LiveRoom, room_id, populate_existing=True, options=[joinedload(LiveRoom.student)])
         if room is None:
             raise SocketRefused("not_found", "We could not find this session.")
         return room
@@ -221,7 +223,9 @@ class RoomNamespace(GuardedNamespace):
                   "now": now}
         if user:
             params.update(session_id=cached.session_id, today=now.date())
-        row = db.session.execute(self._fingerprint_statement(user), params).one_or_none()
+        # On the session's connection (its transaction), without the ORM's execution layer: this
+        # is a Core statement, and it runs for every move.
+        row = db.session.connection().execute(self._fingerprint_statement(user), params).one_or_none()
         if row is None or not (row.socket or connecting):
             return None
         return row
@@ -305,9 +309,18 @@ class RoomNamespace(GuardedNamespace):
         else:
             self.authorize_room(actor, role, room, now)
         self._sids[sid] = info
-        db.session.add(RoomSocket(room_id=room.id, namespace=self.namespace, sid=sid, actor_kind=kind,
-                                  actor_id=actor_id, connected_at=now))
-        db.session.commit()
+        # One INSERT without the ORM's unit of work, committed without expiring what this connect
+        # has just read (so room_connected does not load the room again; the check above was made
+        # on exactly those values): the flush and that reload were a fifth of a connect's CPU in a
+        # reconnect storm (docs/BENCHMARKS.md section 5).
+        session = db.session()
+        session.execute(_insert_socket, {"room_id": room.id, "namespace": self.namespace, "sid": sid,
+                                         "actor_kind": kind, "actor_id": actor_id, "connected_at": now})
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
         join_room(self.room_channel(room.id))
         self.room_connected(sid, actor, role, room, now)
 
@@ -318,6 +331,9 @@ class RoomNamespace(GuardedNamespace):
         db.session.commit()
         if info:
             self.room_disconnected(sid, info)
+
+
+_insert_socket = insert(RoomSocket.__table__)
 
 
 def close_actor_sockets(room_id: int, actor_kind: str, actor_ids: list[int], reason: str) -> None:

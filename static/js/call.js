@@ -443,7 +443,11 @@ if (waitingList) {
 // eslint-disable-next-line no-undef
 // WebSocket only: browsers send no Origin header on same-origin polling GETs, and the server
 // refuses sockets without an allowed Origin.
-const socket = io('/call', { auth: { room: roomId }, transports: ['websocket'] });
+// Reconnection: 1 s doubling to at most 5 s with +-50 % jitter, as games.js (bench/idle.py mirrors it).
+const socket = io('/call', {
+  auth: { room: roomId }, transports: ['websocket'],
+  reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 5000, randomizationFactor: 0.5,
+});
 state.socket = socket;
 
 // ICE servers come from the /call namespace, only to the two participants of an open room. The

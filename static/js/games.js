@@ -165,7 +165,13 @@ function start(root) {
   }
 
   function connect() {
-    socket = window.io("/games", { auth: { room: roomId }, reconnection: true, transports: ["websocket", "polling"] });
+    // Reconnection after a lost connection (a server restart): 1 s doubling to at most 5 s, each
+    // delay moved by up to half of itself at random so a thousand pages do not come back at once;
+    // bench/idle.py's clients do exactly this (docs/BENCHMARKS.md section 5).
+    socket = window.io("/games", {
+      auth: { room: roomId }, transports: ["websocket", "polling"],
+      reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 5000, randomizationFactor: 0.5,
+    });
     socket.on("connect", () => { showError(""); root.dataset.connected = "true"; });
     socket.on("connect_error", (err) => {
       root.dataset.connected = "false";

@@ -82,7 +82,11 @@ function ended(reason) {
 // eslint-disable-next-line no-undef
 // WebSocket only: browsers send no Origin header on same-origin polling GETs, and the server
 // refuses sockets without an allowed Origin.
-const socket = io('/waiting', { auth: { room: roomId }, transports: ['websocket'] });
+// Reconnection: 1 s doubling to at most 5 s with +-50 % jitter, as games.js (bench/idle.py mirrors it).
+const socket = io('/waiting', {
+  auth: { room: roomId }, transports: ['websocket'],
+  reconnection: true, reconnectionDelay: 1000, reconnectionDelayMax: 5000, randomizationFactor: 0.5,
+});
 socket.on('connect', () => { state.socketConnected = true; });
 socket.on('disconnect', (reason) => {
   state.socketConnected = false;

@@ -85,3 +85,18 @@ def test_documented_command_serves_pages_and_websocket_games(how, app, world, ga
             player.close()
         _stop(server)
     assert server.process.poll() is not None
+
+
+def test_the_served_app_keeps_its_startup_objects_away_from_the_cycle_collector(tmp_path):
+    """wsgi.py freezes what create_app built (gc.freeze), so a full collection in a loaded server
+    walks only the objects made since (docs/BENCHMARKS.md section 1)."""
+    import os
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "ASYNC_MODE": "threading", "HOMEROOM_CONFIG": "development",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'frozen.sqlite3'}", "HOMEROOM_INSTANCE_DIR": str(tmp_path)}
+    script = "import gc, wsgi; print(gc.get_freeze_count(), len(gc.get_objects()))"
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    frozen, tracked = int(out[-2]), int(out[-1])
+    assert frozen > 50_000 and tracked < frozen // 5, (frozen, tracked)

@@ -156,3 +156,49 @@ def test_anonymous_can_fetch_the_chart_library_served_from_node_modules(client):
     assert response.status_code == 200 and b"Chart" in response.data[:5000]
     response.close()
     assert client.get("/vendor/chart.js/package.json").status_code == 404  # only listed files are served
+
+
+def _consent_rows(html: str) -> list[str]:
+    """The school names in the consent table of a dashboard page, in order."""
+    import re
+
+    table = html.split('id="consent-h"', 1)[1].split("</table>", 1)[0]
+    body = table.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r'<th scope="row"><a href="[^"]+">([^<]+)</a></th>', body)
+
+
+def test_district_admin_pages_through_schools_with_totals_and_csv_over_all_of_them(login_as, world, make_school,
+                                                                                   make_student):
+    import re
+
+    schools = [make_school(world.district, name=f"School {i:02d}") for i in range(28)]
+    for school in schools:
+        make_student(school)
+    client = login_as(world.district_admin)
+    first = client.get("/dashboard").get_data(as_text=True)
+    everyone = sorted(["Alpha Elementary", "Alpha Middle", *(s.name for s in schools)])  # 30 schools
+    assert _consent_rows(first) == everyone[:25]
+    assert "Schools 1–25 of 30" in first and "Total, all schools" in first
+    total = first.split('id="consent-h"', 1)[1].split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
+    assert re.findall(r'<td class="num">(\d+)</td>', total)[0] == "31"  # 28 + the world's 3 active students
+    nav = first.split('aria-label="School pages (top)"', 1)[1].split("</nav>", 1)[0]
+    assert "schools_page=2" in nav and 'rel="prev"' not in nav
+    second = client.get("/dashboard?schools_page=2").get_data(as_text=True)
+    assert _consent_rows(second) == everyone[25:]
+    assert client.get("/dashboard?schools_page=99").get_data(as_text=True).count("School 27") >= 1  # the last page
+    links = set(re.findall(r'href="/dashboard/schools/(\d+)\?', first + second))
+    assert links == {str(s.id) for s in [world.school_a, world.school_b, *schools]}
+    assert str(world.foreign_school.id) not in links
+    csv_names = [r[0] for r in _rows(client.get("/dashboard/consent.csv"))[1:-1]]
+    assert csv_names == everyone
+    import json
+    from html import unescape
+
+    charts = json.loads(unescape(first.split('id="dashboard-data"', 1)[1].split(">", 1)[1].split("</script>", 1)[0]))
+    assert next(c for c in charts if c["id"] == "consent")["labels"] == everyone[:25]  # the page's schools
+
+
+def test_a_small_district_has_one_page_and_no_pager(login_as, world):
+    html = login_as(world.district_admin).get("/dashboard").get_data(as_text=True)
+    assert "School pages" not in html and "2 schools." in html and ">Total<" in html
+    assert f'href="/dashboard/schools/{world.school_a.id}?' in html

@@ -335,3 +335,23 @@ def test_mood_consent_revocation_ends_the_check_in_but_not_the_games(game_room, 
     assert "no_mood_consent" in _errors(therapist)
     therapist.emit("start", {"game": "tic_tac_toe", "first_player": "student"}, namespace="/games")
     assert _current(room).game == "tic_tac_toe"
+
+
+def test_only_the_rooms_therapist_controls_games_and_the_socket_check_agrees(game_room, world):
+    """`_controller` checks `controls_games(role)` after the namespace's full check (can_play_games);
+    it must decide as permissions.can_control_games does, for everyone."""
+    from app import permissions
+    from app.sessions.models import StudentGrant
+
+    room = game_room()
+    grant = db.session.scalar(select(StudentGrant).where(StudentGrant.room_id == room.id))
+    now = utcnow()
+    people = [world.therapist, world.other_therapist, world.district_admin, world.school_admin, world.guardian,
+              world.foreign_therapist, grant]
+    decisions = {}
+    for actor in people:
+        role = permissions.room_role(actor, room, now)
+        can_play = permissions.can_play_games(actor, room, now)
+        decisions[actor] = permissions.can_control_games(actor, room, now)
+        assert decisions[actor] == (can_play and permissions.controls_games(role))
+    assert [decisions[a] for a in people] == [True, False, False, False, False, False, False]

@@ -78,6 +78,15 @@ def admitted_student_client(student_client):
     return lambda room: student_client(room)
 
 
+def run_isolated(call, *args, **kwargs):
+    """Run like a socket event in production: in its own app context, not the test's."""
+    token = _cv_app.set(None)
+    try:
+        return call(*args, **kwargs)
+    finally:
+        _cv_app.reset(token)
+
+
 class IsolatedSocket:
     """A Socket.IO test client whose events run in their own app context, as in production
     (otherwise every socket would share the test's `g`, and so Flask-Login's cached user)."""
@@ -85,13 +94,7 @@ class IsolatedSocket:
     def __init__(self, factory):
         self._sock = self._isolated(factory)
 
-    @staticmethod
-    def _isolated(call, *args, **kwargs):
-        token = _cv_app.set(None)
-        try:
-            return call(*args, **kwargs)
-        finally:
-            _cv_app.reset(token)
+    _isolated = staticmethod(run_isolated)
 
     def emit(self, *args, **kwargs):
         return self._isolated(self._sock.emit, *args, **kwargs)
