@@ -53,23 +53,14 @@ if __name__ == "__main__":
 
         import eventlet.wsgi
 
-        from app.sockets import SOCKETIO_PATH
-
-        class Protocol(eventlet.wsgi.HttpProtocol):
-            def handle_one_response(self):
-                # Pages and files, not Socket.IO: TCP_NODELAY. eventlet writes a response through a
-                # 16 KB buffer, and a 16-64 KB page left as a full buffer and a small rest, which
-                # Nagle's algorithm held back until the client's delayed ACK (40 ms). Not on
-                # Socket.IO's connections: with it there, the browser call test failed to connect
-                # in 4 of 5 runs, a race not found yet (docs/BENCHMARKS.md section 4).
-                if not self.path.startswith(SOCKETIO_PATH):
-                    self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return super().handle_one_response()
-
         # What socketio.run() does under eventlet (app.wsgi_app is Socket.IO's middleware), with the
-        # backlog and the protocol above.
+        # backlog above and TCP_NODELAY, which every accepted connection inherits from the listening
+        # socket (as gunicorn sets it): eventlet writes a response through a 16 KB buffer, and a
+        # 16-64 KB page left as a full buffer and a small rest, which Nagle's algorithm held back
+        # until the client's delayed ACK (40 ms; docs/BENCHMARKS.md section 4).
         family, *_rest, address = socket.getaddrinfo(host, port)[0]
-        eventlet.wsgi.server(eventlet.listen(address, family, backlog=LISTEN_BACKLOG), app, log_output=False,
-                             protocol=Protocol)
+        listener = eventlet.listen(address, family, backlog=LISTEN_BACKLOG)
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        eventlet.wsgi.server(listener, app, log_output=False)
     else:
         socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=ASYNC_MODE == "threading")

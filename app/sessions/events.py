@@ -153,6 +153,11 @@ class CallNamespace(RoomNamespace):
                 emit("student_waiting", {"grant_id": grant.id})
 
     def room_disconnected(self, sid, info):
+        # A socket replaced by the same person's newer one (a reload, a second tab) is not that
+        # person leaving: "left" would make the other page drop the connection it is making with
+        # the new socket, and wait for an arrival that already happened.
+        if _sockets_of(info["room_id"], self.namespace, info["actor_kind"], info["actor_id"]):
+            return
         socketio.emit("peer_left", {"role": info.get("role")}, to=self.room_channel(info["room_id"]),
                       namespace=self.namespace, skip_sid=sid)
 

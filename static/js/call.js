@@ -1,5 +1,5 @@
-// The 1:1 video call: WebRTC with the "perfect negotiation" pattern (the student is polite),
-// signalled over the /call Socket.IO namespace. Also: mute, camera off, timer, connection
+// The 1:1 video call: WebRTC with the "perfect negotiation" pattern (the student is polite; the
+// therapist makes the first offer of every connection), signalled over the /call Socket.IO namespace. Also: mute, camera off, timer, connection
 // quality from getStats, a chat that is never stored, ICE restart, and ending.
 // State for people and tests: window.homeroomCall (and data-state on #call).
 const root = document.getElementById('call');
@@ -27,8 +27,16 @@ const state = {
   iceRestarts: 0,
   iceFetches: 0, // ICE server lists received (short-lived TURN credentials: refreshed before expiry)
   chat: [],
+  // The signalling steps this page took (kinds and states only, never content), newest last: what
+  // a support person or a failing browser test reads to see where a call stopped.
+  trace: [],
 };
 window.homeroomCall = state;
+const TRACE_LENGTH = 200;
+function trace(step, detail) {
+  state.trace.push(`${Math.round(performance.now())} ${step}${detail === undefined ? '' : ` ${detail}`}`);
+  if (state.trace.length > TRACE_LENGTH) state.trace.shift();
+}
 
 const OTHER = role === 'therapist' ? 'The student' : 'Your counselor';
 const ENDED = {
@@ -62,7 +70,10 @@ const closesAt = new Date(root.dataset.closesAt);
 
 function setStatus(text) { statusLine.textContent = text; }
 function queue(task) {
-  chain = chain.then(task).catch((error) => setStatus(`Something went wrong with the video (${error.name || 'error'}). Trying again…`));
+  chain = chain.then(task).catch((error) => {
+    trace('error', error.name || 'error');
+    setStatus(`Something went wrong with the video (${error.name || 'error'}). Trying again…`);
+  });
   return chain;
 }
 
@@ -91,7 +102,10 @@ function setTracks(kind, enabled) {
 
 function stopPeer() {
   if (state.pc) {
+    trace('stop-peer');
     state.pc.onnegotiationneeded = null;
+    state.pc.onsignalingstatechange = null;
+    state.pc.onicegatheringstatechange = null;
     state.pc.onicecandidate = null;
     state.pc.ontrack = null;
     state.pc.onconnectionstatechange = null;
@@ -106,6 +120,16 @@ function stopPeer() {
   ignoreOffer = false;
   settingRemoteAnswer = false;
   remoteVideo.srcObject = null;
+}
+
+// Who restarts ICE when the connection drops: the therapist (3 s after "disconnected", at once on
+// "failed"); the student only if it is still down well after that (the therapist's page may be
+// gone). Restarts from both pages at the same instant would be two offers crossing (see below).
+function scheduleRestart(pc, therapistDelay, studentDelay) {
+  clearTimeout(disconnectTimer);
+  disconnectTimer = setTimeout(() => {
+    if (state.pc === pc && ['disconnected', 'failed'].includes(pc.iceConnectionState)) restartIce(pc);
+  }, polite ? studentDelay : therapistDelay);
 }
 
 function restartIce(pc) {
@@ -124,21 +148,37 @@ async function startPeer() {
   if (state.ended) return;
   stopPeer();
   const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
+  trace('start-peer', localStream ? 'with-media' : 'receive-only');
   state.pc = pc;
   state.connectionState = pc.connectionState;
   pc.onnegotiationneeded = async () => {
+    trace('negotiation-needed', pc.signalingState);
+    // The first offer of a connection is the therapist's; the student answers it. When both pages
+    // offered at once, the student's Chromium had to roll back an offer it was still making, then
+    // never gathered ICE candidates again: the call did not connect (tests/e2e/test_call.py, 4 of 5
+    // runs when the offers crossed within a millisecond). After the first exchange either page may
+    // offer (an ICE restart), under the perfect-negotiation rules of onSignal.
+    if (polite && !pc.currentRemoteDescription) {
+      trace('waiting', 'for the first offer');
+      return;
+    }
     try {
       makingOffer = true;
       await pc.setLocalDescription();
+      trace('send', pc.localDescription.type);
       if (state.pc === pc) socket.emit('signal', { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
     } catch (error) {
+      trace('error', `negotiation ${error.name}`);
       setStatus('Could not start the video. Trying again…');
     } finally {
       makingOffer = false;
     }
   };
   pc.onicecandidate = ({ candidate }) => {
-    if (candidate && candidate.candidate && state.pc === pc) socket.emit('signal', { candidate: candidate.toJSON() });
+    if (candidate && candidate.candidate && state.pc === pc) {
+      trace('send', 'candidate');
+      socket.emit('signal', { candidate: candidate.toJSON() });
+    }
   };
   pc.ontrack = ({ track, streams }) => {
     const stream = streams[0] || new MediaStream([track]);
@@ -151,7 +191,10 @@ async function startPeer() {
       });
     }
   };
+  pc.onsignalingstatechange = () => trace('signaling', pc.signalingState);
+  pc.onicegatheringstatechange = () => trace('gathering', pc.iceGatheringState);
   pc.onconnectionstatechange = () => {
+    trace('connection', pc.connectionState);
     if (state.pc !== pc) return;
     state.connectionState = pc.connectionState;
     root.dataset.connection = pc.connectionState;
@@ -159,19 +202,17 @@ async function startPeer() {
       if (!startedAt) startedAt = new Date();
       setStatus(`Connected. ${OTHER} is here.`);
     } else if (pc.connectionState === 'failed') {
-      restartIce(pc);
+      scheduleRestart(pc, 0, 6000);
     } else if (pc.connectionState === 'connecting') {
       setStatus('Connecting…');
     }
   };
   pc.oniceconnectionstatechange = () => {
+    trace('ice', pc.iceConnectionState);
     if (state.pc !== pc) return;
     clearTimeout(disconnectTimer);
-    if (pc.iceConnectionState === 'failed') restartIce(pc);
-    if (pc.iceConnectionState === 'disconnected') {
-      // A short blip often heals by itself; restart ICE if it has not after 3 seconds.
-      disconnectTimer = setTimeout(() => { if (pc.iceConnectionState === 'disconnected') restartIce(pc); }, 3000);
-    }
+    // A short blip often heals by itself; restart ICE if it has not after 3 seconds.
+    if (pc.iceConnectionState === 'disconnected') scheduleRestart(pc, 3000, 9000);
   };
   if (localStream) {
     for (const track of localStream.getTracks()) pc.addTrack(track, localStream);
@@ -183,12 +224,13 @@ async function startPeer() {
 
 async function onSignal({ description, candidate }) {
   const pc = state.pc;
-  if (!pc || state.ended) return;
+  trace('receive', description ? description.type : 'candidate');
+  if (!pc || state.ended) { trace('dropped', pc ? 'ended' : 'no-peer'); return; }
   if (description) {
     const readyForOffer = !makingOffer && (pc.signalingState === 'stable' || settingRemoteAnswer);
     const collision = description.type === 'offer' && !readyForOffer;
     ignoreOffer = !polite && collision;
-    if (ignoreOffer) return;
+    if (ignoreOffer) { trace('ignored', 'colliding offer'); return; }
     settingRemoteAnswer = description.type === 'answer';
     await pc.setRemoteDescription(description);
     settingRemoteAnswer = false;
@@ -198,6 +240,7 @@ async function onSignal({ description, candidate }) {
     for (const c of early) await pc.addIceCandidate(c).catch(() => {});
     if (description.type === 'offer') {
       await pc.setLocalDescription();
+      trace('send', pc.localDescription.type);
       socket.emit('signal', { description: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
     }
   } else if (candidate) {
@@ -271,6 +314,7 @@ let lastNudge = 0;
 
 function end(reason) {
   if (state.ended) return;
+  trace('end', reason);
   state.ended = true;
   state.endedReason = reason;
   clearInterval(statsTimer);
@@ -468,6 +512,7 @@ function fetchIce() {
         resolve(false);
         return;
       }
+      trace('ice-servers', reply.iceServers.length);
       iceServers = reply.iceServers;
       iceTransportPolicy = reply.iceTransportPolicy === 'relay' ? 'relay' : 'all';
       iceExpiresAt = Date.now() + reply.expiresIn * 1000;
@@ -483,8 +528,9 @@ function fetchIce() {
 
 const iceReady = new Promise((resolve) => { socket.once('connect', () => fetchIce().then(resolve)); });
 
-socket.on('connect', () => { state.socketConnected = true; root.dataset.state = 'connected'; });
+socket.on('connect', () => { trace('socket', 'connect'); state.socketConnected = true; root.dataset.state = 'connected'; });
 socket.on('disconnect', (reason) => {
+  trace('socket', `disconnect ${reason}`);
   state.socketConnected = false;
   if (state.ended) return;
   if (reason === 'io server disconnect') end(state.replaced ? 'replaced' : 'disconnected');
@@ -492,24 +538,28 @@ socket.on('disconnect', (reason) => {
 });
 socket.on('connect_error', (error) => {
   const code = error && error.data && error.data.code;
+  trace('socket', `connect-error ${code || ''}`);
   if (!code) { setStatus('Reconnecting…'); return; }
   if (code === 'not_admitted') { window.location.reload(); return; }
   end(REFUSED[code] || 'disconnected');
   $('ended-message').textContent = error.data.message || ENDED.disconnected;
 });
 socket.on('joined', (info) => {
+  trace('joined', info.peer_present ? 'peer-present' : 'alone');
   if (info.started_at) startedAt = new Date(info.started_at);
   state.peerPresent = info.peer_present;
   if (info.peer_present) queue(() => iceReady.then(startPeer));
   else setStatus(role === 'therapist' ? 'Waiting for the student to join…' : 'Waiting for your counselor…');
 });
 socket.on('peer_joined', (info) => {
+  trace('peer-joined', info.role);
   if (info.role === role) return;
   state.peerPresent = true;
   setStatus('Connecting…');
   queue(() => iceReady.then(startPeer));
 });
 socket.on('peer_left', (info) => {
+  trace('peer-left', info.role);
   if (info.role === role) return;
   state.peerPresent = false;
   queue(async () => stopPeer());

@@ -127,8 +127,19 @@ def _student_joins_by_code(student, base_url, code: str) -> None:
 def _admit_and_connect(page, student) -> None:
     page.get_by_role("button", name="Admit").click()
     expect(student).to_have_url(re.compile(r"/sessions/rooms/\d+$"))
-    for who in (page, student):
-        _wait_for(who, "() => window.homeroomCall && window.homeroomCall.connectionState === 'connected'", 20)
+    try:
+        for who in (page, student):
+            _wait_for(who, "() => window.homeroomCall && window.homeroomCall.connectionState === 'connected'", 20)
+    except AssertionError as error:
+        traces = {name: who.evaluate("() => window.homeroomCall ? window.homeroomCall.trace : null")
+                  for name, who in (("therapist", page), ("student", student))}
+        raise AssertionError(f"{error}\nsignalling steps (ms since page load): {traces}") from None
+    # The therapist makes the first offer and the student answers it: two offers crossing made the
+    # student's Chromium stop gathering ICE candidates (see onnegotiationneeded in static/js/call.js).
+    for who, first in ((page, "offer"), (student, "answer")):
+        sent = [step.split()[2] for step in who.evaluate("() => window.homeroomCall.trace")
+                if step.split()[1:2] == ["send"] and step.split()[2] in ("offer", "answer")]
+        assert sent[:1] == [first], sent
     for who in (page, student):
         assert _wait_for(who, INBOUND_VIDEO_BYTES) > 0
 

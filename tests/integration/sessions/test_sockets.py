@@ -315,6 +315,16 @@ def test_reconnect_replaces_the_older_socket(app, world, client, live_room, stud
     assert again.is_connected("/call")
     assert not therapist.is_connected("/call")
     assert db.session.query(RoomSocket).filter_by(room_id=room.id, namespace="/call").count() == 2
+    # The student's page hears the therapist arrive again, and not "left" from the replaced socket
+    # (which would stop the connection it is making with the new one).
+    assert student.names() == ["peer_joined"]
+
+
+def test_a_participant_leaving_is_announced_once_their_last_socket_is_gone(app, world, client, live_room,
+                                                                           student_client, socket_for):
+    room, therapist, student = _pair(app, world, client, live_room, student_client, socket_for)
+    student.disconnect(namespace="/call")
+    assert [(m["name"], m["args"][0]) for m in therapist.events()] == [("peer_left", {"role": "student"})]
 
 
 # --- ending ----------------------------------------------------------------------------------------
