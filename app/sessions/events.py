@@ -16,7 +16,7 @@ from datetime import datetime
 
 from flask import current_app, request
 from flask_socketio import emit
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app import permissions
 from app.db_types import utcnow
@@ -132,11 +132,17 @@ class CallNamespace(RoomNamespace):
 
     def room_connected(self, sid, actor, role, room, now):
         kind, actor_id = actor_key(actor)
-        # One call socket per person: a reload (or a second tab) replaces the older socket.
-        for old_sid in _sockets_of(room.id, self.namespace, kind, actor_id):
-            if old_sid != sid:
-                socketio.emit("replaced", {}, to=old_sid, namespace=self.namespace)
-                socketio.server.disconnect(old_sid, namespace=self.namespace)
+        # One call socket per person: a reload (or a second tab) replaces the older socket, in
+        # whichever process holds it. Its row goes too: the row of a socket whose process was
+        # killed has nobody to delete it, and would make this person look still here when they
+        # leave (no "peer_left", see room_disconnected).
+        replaced = [old for old in _sockets_of(room.id, self.namespace, kind, actor_id) if old != sid]
+        for old_sid in replaced:
+            socketio.emit("replaced", {}, to=old_sid, namespace=self.namespace)
+            socketio.server.disconnect(old_sid, namespace=self.namespace)
+        if replaced:
+            db.session.execute(delete(RoomSocket).where(RoomSocket.sid.in_(replaced)))
+            db.session.commit()
         # Is the other participant here (in any process)? Our own older sockets do not count.
         present = bool(db.session.scalar(
             select(RoomSocket.id).where(RoomSocket.room_id == room.id, RoomSocket.namespace == self.namespace,

@@ -320,6 +320,27 @@ def test_reconnect_replaces_the_older_socket(app, world, client, live_room, stud
     assert student.names() == ["peer_joined"]
 
 
+def test_a_socket_row_left_by_a_killed_process_goes_when_its_person_reconnects(app, world, client, live_room,
+                                                                             student_client, socket_for):
+    room = live_room()
+    therapist = _therapist_socket(app, world, client, socket_for, room)
+    student_browser = student_client(room)
+    student = socket_for(student_browser, room)
+    grant_id = student_browser.grant.id
+    # A row no process holds (its server was killed): nothing disconnects it, nothing deletes it.
+    db.session.add(RoomSocket(room_id=room.id, namespace="/call", sid="gone-with-its-process",
+                              actor_kind="grant", actor_id=grant_id))
+    db.session.commit()
+    student.disconnect(namespace="/call")
+    therapist.events()
+    again = socket_for(student_browser, room)
+    assert again.is_connected("/call")
+    assert db.session.query(RoomSocket).filter_by(sid="gone-with-its-process").count() == 0
+    assert therapist.names() == ["peer_joined"]
+    again.disconnect(namespace="/call")
+    assert therapist.names() == ["peer_left"]
+
+
 def test_a_participant_leaving_is_announced_once_their_last_socket_is_gone(app, world, client, live_room,
                                                                            student_client, socket_for):
     room, therapist, student = _pair(app, world, client, live_room, student_client, socket_for)
