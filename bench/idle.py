@@ -4,8 +4,12 @@ BENCH_IDLE (default 1,000) Socket.IO clients (WebSocket) connect to `/games` of 
 (therapist and student sockets alternately, each with its real session cookie, as in
 bench/relay.py) and stay idle; the server's resident memory (VmRSS in /proc/<pid>/status) is read
 before they connect and 5 s after the last one has; the difference over the number of clients is
-the memory per idle connection; the server's CPU time (utime + stime) over the connects, divided
-by them, is its CPU per connect. The same clients then do the same against bench/bare_relay.py.
+the memory per idle connection. Before that, BENCH_IDLE_WARMUP (default 50) clients connect and
+leave, against each server alike: what the first connections cost once (SQL statements compiled
+and cached, SQLite's page cache filled, modules imported on first use) is not a cost per
+connection (BENCH_IDLE_WARMUP=0 measures as sessions 12 and 13 did). The server's CPU time
+(utime + stime) over the connects, divided by them, is its CPU per connect. The same clients
+then do the same against bench/bare_relay.py.
 
 Then, for Homeroom only, a reconnect storm: the same clients stay connected while the server is
 stopped (SIGTERM) and started again on the same port and database; the time until every client
@@ -122,10 +126,9 @@ def wait_listening(port: int, timeout: float = 60) -> float:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def measure(base: str, pid: int, rooms: list[dict], cookies: dict, n: int) -> dict:
+def measure(base: str, pid: int, rooms: list[dict], cookies: dict, n: int, warm_up: int = 0) -> dict:
     players: list[Player] = []
     failures = []
-    before = rss_kb(pid)
 
     def connect(i):
         room = rooms[i % len(rooms)]
@@ -135,6 +138,13 @@ def measure(base: str, pid: int, rooms: list[dict], cookies: dict, n: int) -> di
         except Exception as exc:  # noqa: BLE001 - counted
             failures.append(repr(exc))
 
+    if warm_up:
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(connect, range(warm_up)))
+            list(pool.map(lambda p: p.close(), players))
+        players.clear()
+        time.sleep(2)
+    before = rss_kb(pid)
     started, cpu_before = time.perf_counter(), cpu_seconds(pid)
     try:
         with ThreadPoolExecutor(16) as pool:
@@ -194,6 +204,7 @@ def main() -> int:
     from tests.support.servers import start_server
 
     n = int(os.environ.get("BENCH_IDLE", "1000"))
+    warm_up = int(os.environ.get("BENCH_IDLE_WARMUP", "50"))
     work = workdir("idle")
     servers = []
     try:
@@ -206,10 +217,11 @@ def main() -> int:
         bare = start_server("eventlet", url, work / "bare", script=str(ROOT / "bench" / "bare_relay.py"))
         servers.append(bare)
         cookies = seat_players(url, work / "outbox", rooms, homeroom.base_url)
+        print(f"{warm_up} clients connected and left first (warm-up)")
         print(f"{'server':<9} {'clients':>7} {'failed':>6} {'RSS before MB':>13} {'RSS after MB':>12} "
               f"{'KB/conn':>8} {'connect s':>9} {'CPU ms/connect':>13}")
         for name, server in (("homeroom", homeroom), ("bare", bare)):
-            r = measure(server.base_url, server.process.pid, rooms, cookies, n)
+            r = measure(server.base_url, server.process.pid, rooms, cookies, n, warm_up)
             print(f"{name:<9} {r['connected']:>7} {r['failed']:>6} {r['rss_before_mb']:>13.1f} {r['rss_after_mb']:>12.1f} "
                   f"{r['kb_per_conn']:>8.1f} {r['connect_s']:>9.1f} {r['cpu_ms_per_conn']:>13.2f}"
                   + (f"  first failure: {r['first_failure']}" if r["failed"] else ""), flush=True)

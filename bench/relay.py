@@ -251,8 +251,17 @@ class RoomDriver:
         return self.players["therapist"].version
 
     def _control(self, event: str, payload: dict) -> None:
+        """The therapist's control, seen by both players. Controls are rate-limited per socket (a
+        reset: 1 a second, 5 at once): at this pace a room resets every ~10 moves, faster than that,
+        so a refused one is pressed again a second later, as a person would."""
         before = {role: p.seen for role, p in self.players.items()}
-        self.players["therapist"].call(event, payload)
+        for _attempt in range(5):
+            ack = self.players["therapist"].call(event, payload)
+            if not (isinstance(ack, dict) and ack.get("code") == "rate_limited"):
+                break
+            time.sleep(1.0)
+        if not (isinstance(ack, dict) and ack.get("ok")):
+            raise RuntimeError(f"{event} refused: {ack!r}")
         for role, p in self.players.items():
             if not p.wait_seen(before[role] + 1):
                 raise TimeoutError(f"{event} not seen by {role}")
