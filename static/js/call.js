@@ -210,9 +210,11 @@ async function startPeer() {
   pc.oniceconnectionstatechange = () => {
     trace('ice', pc.iceConnectionState);
     if (state.pc !== pc) return;
-    clearTimeout(disconnectTimer);
-    // A short blip often heals by itself; restart ICE if it has not after 3 seconds.
+    // A short blip often heals by itself: restart ICE if it has not after 3 seconds; at once when
+    // ICE has failed. (connectionState "failed" schedules the same, whichever event comes first.)
     if (pc.iceConnectionState === 'disconnected') scheduleRestart(pc, 3000, 9000);
+    else if (pc.iceConnectionState === 'failed') scheduleRestart(pc, 0, 6000);
+    else clearTimeout(disconnectTimer);
   };
   if (localStream) {
     for (const track of localStream.getTracks()) pc.addTrack(track, localStream);

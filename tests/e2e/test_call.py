@@ -124,6 +124,10 @@ def _student_joins_by_code(student, base_url, code: str) -> None:
     assert_accessible(student)
 
 
+def _offers_received(page) -> int:
+    return page.evaluate("() => window.homeroomCall.trace.filter((s) => s.endsWith(' receive offer')).length")
+
+
 def _admit_and_connect(page, student) -> None:
     page.get_by_role("button", name="Admit").click()
     expect(student).to_have_url(re.compile(r"/sessions/rooms/\d+$"))
@@ -175,6 +179,17 @@ def test_therapist_and_student_meet_by_video_mute_chat_and_end(browser, page, ba
         page.get_by_label("Message").fill("Great to see you too.")
         page.get_by_label("Message").press("Enter")
         expect(student.locator("#chat-log")).to_contain_text("Counselor: Great to see you too.")
+
+        # Once connected, either page may offer again (an ICE restart does): the student's offer is
+        # answered, then the therapist's, and the call stays connected.
+        for offering, answering in ((student, page), (page, student)):
+            heard = _offers_received(answering)
+            offering.evaluate("() => window.homeroomCall.pc.restartIce()")
+            _wait_for(answering, f"() => window.homeroomCall.trace.filter((s) => s.endsWith(' receive offer')).length > {heard}")
+            for who in (offering, answering):
+                _wait_for(who, "() => window.homeroomCall.pc.signalingState === 'stable'"
+                               " && window.homeroomCall.connectionState === 'connected'", 10)
+        assert _wait_for(page, INBOUND_VIDEO_BYTES) > 0
 
         # A reload (or a blip that drops the page) rejoins the call.
         student.reload()
