@@ -19,7 +19,7 @@ if ASYNC_MODE == "eventlet":
 
     eventlet.monkey_patch()
     # The same server settings as wsgi.py, so the comparison is of what the apps do (below: the
-    # startup objects frozen; wsgi.py's deeper listen backlog does not matter to this benchmark).
+    # startup objects frozen, and under eventlet the same listener: TCP_NODELAY and the backlog).
 
 import gc  # noqa: E402
 
@@ -67,16 +67,27 @@ def move(payload):
 @socketio.on("reset", namespace="/games")
 def reset(_payload):
     _bump([{"type": "reset"}])
+    return {"ok": True}  # as Homeroom answers a control
 
 
 @socketio.on("start", namespace="/games")
 def start(_payload):
     _bump([{"type": "started"}])
+    return {"ok": True}
 
 
 gc.collect()
 gc.freeze()
 
 if __name__ == "__main__":
-    socketio.run(app, host=os.environ.get("HOST", "127.0.0.1"), port=int(os.environ.get("PORT", "5099")),
-                 allow_unsafe_werkzeug=ASYNC_MODE == "threading")
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5099"))
+    if ASYNC_MODE == "eventlet":
+        import socket
+
+        import eventlet.wsgi
+
+        listener = eventlet.listen((host, port), backlog=1024)  # wsgi.LISTEN_BACKLOG
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        eventlet.wsgi.server(listener, app, log_output=False)
+    else:
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=ASYNC_MODE == "threading")
