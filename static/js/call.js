@@ -1,6 +1,7 @@
 // The 1:1 video call: WebRTC with the "perfect negotiation" pattern (the student is polite; the
-// therapist makes the first offer of every connection), signalled over the /call Socket.IO namespace. Also: mute, camera off, timer, connection
-// quality from getStats, a chat that is never stored, ICE restart, and ending.
+// therapist makes the first offer of every connection), signalled over the /call Socket.IO
+// namespace. Also: mute, camera off, timer, connection quality from getStats, a chat that is never
+// stored, ICE restart, and ending.
 // State for people and tests: window.homeroomCall (and data-state on #call).
 const root = document.getElementById('call');
 const roomId = Number(root.dataset.room);
