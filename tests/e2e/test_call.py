@@ -124,8 +124,8 @@ def _student_joins_by_code(student, base_url, code: str) -> None:
     assert_accessible(student)
 
 
-def _offers_received(page) -> int:
-    return page.evaluate("() => window.homeroomCall.trace.filter((s) => s.endsWith(' receive offer')).length")
+#: How many offers the page has received (its signalling steps, static/js/call.js `trace`).
+OFFERS_RECEIVED = "window.homeroomCall.trace.filter((s) => s.endsWith(' receive offer')).length"
 
 
 def _admit_and_connect(page, student) -> None:
@@ -183,9 +183,9 @@ def test_therapist_and_student_meet_by_video_mute_chat_and_end(browser, page, ba
         # Once connected, either page may offer again (an ICE restart does): the student's offer is
         # answered, then the therapist's, and the call stays connected.
         for offering, answering in ((student, page), (page, student)):
-            heard = _offers_received(answering)
+            heard = answering.evaluate(f"() => {OFFERS_RECEIVED}")
             offering.evaluate("() => window.homeroomCall.pc.restartIce()")
-            _wait_for(answering, f"() => window.homeroomCall.trace.filter((s) => s.endsWith(' receive offer')).length > {heard}")
+            _wait_for(answering, f"() => {OFFERS_RECEIVED} > {heard}")
             for who in (offering, answering):
                 _wait_for(who, "() => window.homeroomCall.pc.signalingState === 'stable'"
                                " && window.homeroomCall.connectionState === 'connected'", 10)
